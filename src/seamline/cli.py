@@ -1,0 +1,405 @@
+"""The `seamline` command line: a thin shell over `seamline.app.App`."""
+
+from __future__ import annotations
+
+import glob
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
+
+from seamline import dictionary as data_dictionary
+from seamline._output import console, err_console, print_rows, to_json
+from seamline.app import App, home_settings
+from seamline.sources import REGISTRY, UnknownSource, available_sources, detect_source, get_source
+from seamline.sources._framing import is_gzip, read_sample
+from seamline.store import StoreError
+
+app = typer.Typer(
+    help="Seamline: join server logs and client events into end-to-end transactions.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+schema_app = typer.Typer(help="Show, upgrade or roll back the store's schema.", no_args_is_help=True)
+quarantine_app = typer.Typer(help="Inspect and re-ingest records that could not be stored.", no_args_is_help=True)
+app.add_typer(schema_app, name="schema")
+app.add_typer(quarantine_app, name="quarantine")
+
+HomeOption = Annotated[
+    Path | None,
+    typer.Option("--home", help="Data directory (default ./.seamline, or $SEAMLINE_HOME).", show_default=False),
+]
+FormatOption = Annotated[str, typer.Option("--format", "-f", help="Output format: table, json or csv.")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object.")]
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err_console.print(f"[bold red]error:[/bold red] {message}")
+    raise typer.Exit(code)
+
+
+def _app(home: Path | None, read_only: bool = False) -> App:
+    try:
+        return App(home_settings(home), read_only=read_only)
+    except ValueError as exc:
+        _fail(str(exc), 2)
+        raise  # unreachable; keeps type checkers calm
+
+
+def _check_format(fmt: str, allowed: tuple[str, ...] = ("table", "json", "csv")) -> None:
+    if fmt not in allowed:
+        _fail(f"--format must be one of {', '.join(allowed)}, not {fmt!r}", 2)
+
+
+def _parse_duration(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    text = text.strip().lower()
+    try:
+        if text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except (ValueError, IndexError):
+        _fail(f"cannot read duration {text!r}; use e.g. 90s, 30m, 6h, 1d, 1w", 2)
+        raise
+
+
+# --- simulate --------------------------------------------------------------------------------
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the raw inputs and the ground truth.")],
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed writes the same bytes.")] = 7,
+    events: Annotated[int | None, typer.Option(help="Approximate number of records to write.")] = None,
+    duration: Annotated[str | None, typer.Option(help="Simulated time span, e.g. 6h, 1d, 1w.")] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Write realistic shop traffic with injected incidents, and the ground truth beside it."""
+    from seamline.simulate import simulate as run_simulation
+
+    duration_s = _parse_duration(duration) if duration else None
+    with Progress(
+        TextColumn("simulating"),
+        BarColumn(),
+        TextColumn("{task.completed:,} records"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("sim", total=events)
+        summary = run_simulation(
+            out, seed=seed, events=events, duration_s=duration_s, progress=lambda n: progress.update(task, completed=n)
+        )
+    data = summary.as_dict()
+    if json_out:
+        print(to_json(data))
+        return
+    console.print(f"[bold]wrote[/bold] {out}")
+    print_rows([{"output": k, "records": v} for k, v in data.get("files", {}).items()])
+    for incident in data.get("incidents", []):
+        console.print(
+            f"  incident [bold]{incident.get('id')}[/bold] {incident.get('kind')}: "
+            f"{incident.get('start')} .. {incident.get('end')}"
+        )
+
+
+# --- ingest ----------------------------------------------------------------------------------
+def _expand(paths: list[str]) -> list[Path]:
+    found: list[Path] = []
+    for text in paths:
+        matches = [Path(m) for m in sorted(glob.glob(text, recursive=True))] or [Path(text)]
+        for path in matches:
+            if path.is_dir():
+                found.extend(sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")))
+            elif path.exists():
+                found.append(path)
+            else:
+                _fail(f"no such file: {text}", 2)
+    return found
+
+
+def _options(pairs: list[str], **named: str | None) -> dict[str, str]:
+    options = {k: v for k, v in named.items() if v}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            _fail(f"--option takes key=value, got {pair!r}", 2)
+        options[key] = value
+    return options
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[str], typer.Argument(help="Files, globs or directories (.gz is read transparently).")],
+    source: Annotated[
+        str | None, typer.Option("--source", "-s", help=f"Force a source: {', '.join(REGISTRY)}.")
+    ] = None,
+    log_format: Annotated[
+        str | None, typer.Option(help="nginx log_format / Apache LogFormat string for access logs.")
+    ] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="JSON log field preset (otel, ecs, pino, structlog, zap, python).")
+    ] = None,
+    service: Annotated[str | None, typer.Option(help="Service name for records that do not carry one.")] = None,
+    option: Annotated[list[str], typer.Option("--option", help="Extra source option key=value (repeatable).")] = [],  # noqa: B006
+    json_out: JsonFlag = False,
+    home: HomeOption = None,
+) -> None:
+    """Parse log and event files into the store; re-running adds only what is new."""
+    files = _expand(paths)
+    if not files:
+        _fail("nothing to ingest", 2)
+    opts = _options(option, log_format=log_format, preset=preset, service=service)
+    results: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
+    try:
+        with _app(home) as application:
+            for path in files:
+                name = source
+                if name is None:
+                    try:
+                        name, _ = detect_source(read_sample(path), path.name)
+                    except UnknownSource as exc:
+                        if len(files) == 1:
+                            _fail(str(exc), 2)
+                        skipped.append({"file": str(path), "reason": str(exc)})
+                        continue
+                total = None if is_gzip(path) else path.stat().st_size
+                with Progress(
+                    TextColumn(f"[bold]{name}[/bold] {path.name}"),
+                    BarColumn(),
+                    DownloadColumn(),
+                    TransferSpeedColumn(),
+                    TimeElapsedColumn(),
+                    console=err_console,
+                    transient=True,
+                    disable=json_out,
+                ) as progress:
+                    task = progress.add_task("ingest", total=total)
+                    result = application.ingestor.ingest_file(
+                        path, source=name, options=opts, progress=lambda n, t=task: progress.update(t, completed=n)
+                    )
+                results.append(result.as_dict())
+    except (StoreError, UnknownSource) as exc:
+        _fail(str(exc))
+    totals = {k: sum(r[k] for r in results) for k in ("records_read", "rows_stored", "rows_quarantined")}
+    seconds = sum(r["seconds"] for r in results)
+    report = {"files": results, "skipped": skipped, **totals, "seconds": round(seconds, 3)}
+    if json_out:
+        print(to_json(report))
+        return
+    print_rows(
+        [
+            {
+                "file": Path(r["origin"]).name,
+                "source": r["source"],
+                "read": r["records_read"],
+                "stored": r["rows_stored"],
+                "quarantined": r["rows_quarantined"],
+                "resumed at line": r["resumed_from_line"] or "",
+                "seconds": round(r["seconds"], 2),
+            }
+            for r in results
+        ],
+        title="ingest",
+    )
+    for s in skipped:
+        err_console.print(f"[yellow]skipped[/yellow] {s['file']}: {s['reason']}")
+    console.print(
+        f"read {totals['records_read']:,} records: stored {totals['rows_stored']:,} rows, "
+        f"quarantined {totals['rows_quarantined']:,} (see `seamline quarantine list`)"
+    )
+
+
+@app.command()
+def sources() -> None:
+    """List the input formats Seamline reads."""
+    rows = []
+    for name in REGISTRY:
+        try:
+            module = get_source(name)
+            rows.append({"source": name, "framing": module.FRAMING, "reads": module.DESCRIPTION})
+        except ImportError:
+            rows.append({"source": name, "framing": "", "reads": "(not available)"})
+    print_rows(rows)
+
+
+@app.command()
+def detect(path: Annotated[Path, typer.Argument(help="A file to sniff.")]) -> None:
+    """Say which source would read a file, and how sure it is."""
+    try:
+        name, score = detect_source(read_sample(path), path.name)
+    except UnknownSource as exc:
+        _fail(str(exc))
+        return
+    console.print(f"{path}: [bold]{name}[/bold] (confidence {score:.2f}); available: {', '.join(available_sources())}")
+
+
+# --- looking at the store --------------------------------------------------------------------
+@app.command()
+def summary(json_out: JsonFlag = False, home: HomeOption = None) -> None:
+    """What the store holds: rows per kind and source, time span, quarantine."""
+    try:
+        with _app(home, read_only=True) as application:
+            data = application.summary()
+    except StoreError as exc:
+        _fail(str(exc))
+        return
+    if json_out:
+        print(to_json(data))
+        return
+    console.print(
+        f"[bold]{data['database']}[/bold]: {data['rows']:,} rows from {data['first_event']} to "
+        f"{data['last_event']}; {data['sessions']:,} sessions, {data['users']:,} users, "
+        f"{data['traces']:,} traces; {data['quarantined']:,} quarantined"
+    )
+    print_rows([{"kind": k, "rows": v} for k, v in data["by_kind"].items()], title="rows by kind")
+    print_rows([{"source": k, "rows": v} for k, v in data["by_source"].items()], title="rows by source")
+
+
+@app.command()
+def query(
+    sql: Annotated[
+        str, typer.Argument(help='SQL in DuckDB\'s dialect, e.g. "SELECT kind, count(*) FROM events GROUP BY 1".')
+    ],
+    fmt: FormatOption = "table",
+    home: HomeOption = None,
+) -> None:
+    """Run read-only SQL against the store (the database is opened read-only)."""
+    _check_format(fmt)
+    try:
+        with _app(home, read_only=True) as application:
+            rows = application.store.query(sql).to_pylist()
+    except StoreError as exc:
+        _fail(str(exc))
+        return
+    except Exception as exc:  # duckdb raises many error classes; all are the user's SQL
+        _fail(f"query failed: {exc}")
+        return
+    print_rows(rows, fmt)
+
+
+@app.command()
+def dictionary(fmt: FormatOption = "table") -> None:
+    """Print the data dictionary: every column's type, unit, range, privacy class and meaning."""
+    _check_format(fmt, ("table", "json", "markdown"))
+    if fmt == "markdown":
+        sys.stdout.write(data_dictionary.to_markdown())
+        return
+    rows = [{"table": t, **c.as_dict()} for t, cols in data_dictionary.TABLES.items() for c in cols]
+    if fmt == "json":
+        print(to_json(rows))
+        return
+    print_rows(
+        [{k: r[k] for k in ("table", "name", "type", "unit", "expected_range", "privacy", "meaning")} for r in rows]
+    )
+
+
+@app.command()
+def settings(home: HomeOption = None, json_out: JsonFlag = False) -> None:
+    """Show every setting, its value, where the value came from and its environment variable."""
+    rows = home_settings(home).describe()
+    if json_out:
+        print(to_json(rows))
+        return
+    print_rows([{k: r[k] for k in ("name", "value", "from", "env", "help")} for r in rows])
+
+
+# --- schema ----------------------------------------------------------------------------------
+@schema_app.command("status")
+def schema_status(home: HomeOption = None, json_out: JsonFlag = False) -> None:
+    """Current schema version and pending migrations."""
+    from seamline.store.duckdb_store import DuckDBStore
+
+    store = DuckDBStore(home_settings(home).database_path)
+    status = store.schema_status()
+    store.close()
+    data = {
+        "current": status.current,
+        "head": status.head,
+        "pending": [{"version": v, "name": n} for v, n in status.pending],
+    }
+    if json_out:
+        print(to_json(data))
+        return
+    console.print(f"schema at version [bold]{status.current}[/bold] of {status.head}")
+    for v, n in status.pending:
+        console.print(f"  pending {v}: {n}")
+
+
+@schema_app.command("history")
+def schema_history(home: HomeOption = None, fmt: FormatOption = "table") -> None:
+    """Every applied migration with the time it was applied."""
+    _check_format(fmt)
+    with _app(home, read_only=True) as application:
+        status = application.store.schema_status()
+    print_rows([{"version": v, "name": n, "applied_at": t} for v, n, t in status.applied], fmt)
+
+
+@schema_app.command("upgrade")
+def schema_upgrade(
+    to: Annotated[int | None, typer.Option(help="Target version (default: latest).")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Apply pending migrations."""
+    from seamline.store.duckdb_store import DuckDBStore
+
+    settings_ = home_settings(home)
+    store = DuckDBStore(settings_.database_path)
+    try:
+        done = store.upgrade(to)
+    except StoreError as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
+    console.print(f"applied {done or 'nothing'}; schema at {to if to is not None else 'head'}")
+
+
+@schema_app.command("downgrade")
+def schema_downgrade(
+    to: Annotated[int, typer.Option(help="Version to roll back to.")],
+    force: Annotated[bool, typer.Option(help="Accept discarding the values the down steps drop.")] = False,
+    home: HomeOption = None,
+) -> None:
+    """Roll the schema back; refuses to discard stored values unless --force."""
+    from seamline.store.duckdb_store import DuckDBStore
+
+    settings_ = home_settings(home)
+    store = DuckDBStore(settings_.database_path)
+    try:
+        done = store.downgrade(to, force=force)
+    except StoreError as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
+    console.print(f"rolled back {done or 'nothing'}; schema at {to}")
+
+
+# --- quarantine ------------------------------------------------------------------------------
+@quarantine_app.command("list")
+def quarantine_list(
+    limit: Annotated[int, typer.Option(help="Rows to show.")] = 50,
+    reason: Annotated[str | None, typer.Option(help="Only reasons containing this text.")] = None,
+    fmt: FormatOption = "table",
+    home: HomeOption = None,
+) -> None:
+    """Records that could not be stored, with source, position and reason."""
+    _check_format(fmt)
+    sql = (
+        "SELECT origin, position, position_index, source, reason, left(raw, 120) AS raw FROM quarantine "
+        "WHERE reingested_at IS NULL AND (? IS NULL OR reason ILIKE '%' || ? || '%') "
+        "ORDER BY origin, position, position_index LIMIT ?"
+    )
+    with _app(home, read_only=True) as application:
+        rows = application.store.query(sql, [reason, reason, limit]).to_pylist()
+    print_rows(rows, fmt, title="quarantine")
+
+
+def main() -> None:
+    """Entry point of the `seamline` script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

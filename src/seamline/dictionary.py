@@ -1,0 +1,248 @@
+"""The data dictionary: every stored column with its type, unit, range, privacy class and meaning.
+
+This module is the single source of truth for the unified record. The Arrow schema in
+`seamline.schema` is derived from it, `docs/dictionary.md` is generated from it, the
+validator reads its ranges, and a test fails when a table in the store has a column
+that is missing here (or typed differently).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import pyarrow as pa
+
+
+class Privacy(StrEnum):
+    """How sensitive a column's values are; drives scrubbing and who may read rows."""
+
+    NONE = "none"  # operational data, safe to show to any viewer
+    PSEUDONYMOUS = "pseudonymous"  # keyed HMAC or random id: links a person without naming them
+    PERSONAL = "personal"  # could identify a person if stored raw (scrubbed before storage)
+    SECRET = "secret"  # never stored raw (tokens, passwords)
+
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+STRING_MAP = pa.map_(pa.string(), pa.string())
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One stored column and what a reader needs to know to trust its values."""
+
+    name: str
+    type: pa.DataType
+    meaning: str
+    unit: str = ""
+    privacy: Privacy = Privacy.NONE
+    minimum: float | None = None
+    maximum: float | None = None
+    allowed: tuple[str, ...] = ()  # closed vocabulary, when the column has one
+    required: bool = False  # a row without it is quarantined, not stored
+
+    @property
+    def expected_range(self) -> str:
+        """Human-readable expected range, as printed in the dictionary."""
+        if self.allowed:
+            return " | ".join(self.allowed)
+        if self.minimum is not None or self.maximum is not None:
+            low = "" if self.minimum is None else f"{self.minimum:g}"
+            high = "" if self.maximum is None else f"{self.maximum:g}"
+            return f"{low} .. {high}"
+        return ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready description of the column."""
+        return {
+            "name": self.name,
+            "type": str(self.type),
+            "unit": self.unit,
+            "expected_range": self.expected_range,
+            "privacy": str(self.privacy),
+            "required": self.required,
+            "meaning": self.meaning,
+        }
+
+
+# Record kinds, server side first, then client side, in the order a request flows.
+KIND_MEANINGS: dict[str, str] = {
+    "server_request": "One HTTP request as a server or gateway saw it (access log, middleware).",
+    "server_log": "One structured or plain log line from a service.",
+    "span": "One OpenTelemetry span from a backend service or database client.",
+    "page_view": "A document load or SPA route change in the browser.",
+    "client_action": "A user interaction: click, submit, keypress on a control.",
+    "client_request": "A fetch, XHR or document request as the browser saw it.",
+    "client_error": "An uncaught JS error or unhandled promise rejection.",
+    "web_vital": "An LCP, INP, CLS, FCP or TTFB measurement.",
+    "resource": "A resource timing entry (script, image, stylesheet).",
+    "visibility": "The page became visible or hidden.",
+    "track": "A named product event (Segment track).",
+    "identify": "A user identified themselves (Segment identify, SDK identify).",
+    "client_log": "Any other client event (Segment group, alias, screen; custom).",
+}
+KINDS: tuple[str, ...] = tuple(KIND_MEANINGS)
+
+SPAN_KINDS = ("internal", "server", "client", "producer", "consumer")
+SPAN_STATUSES = ("unset", "ok", "error")
+LOG_LEVELS = ("trace", "debug", "info", "warn", "error", "fatal")
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE")
+DEVICE_TYPES = ("desktop", "mobile", "tablet", "bot", "other")
+VISIBILITY_STATES = ("visible", "hidden", "prerender")
+
+_HOUR_MS = 3_600_000.0
+_DAY_MS = 24 * _HOUR_MS
+
+EVENTS: tuple[Column, ...] = (
+    # --- identity of the record and time -------------------------------------------------
+    Column("event_id", pa.string(), "Stable id of the record: a hash of its source position, so a re-ingest of the same line yields the same id.", required=True),
+    Column("kind", pa.string(), "What the record is; see the kinds table.", allowed=KINDS, required=True),
+    Column("ts", TIMESTAMP, "When it happened, in UTC on the server clock (client records are skew-corrected).", unit="µs UTC", required=True),
+    Column("duration_ms", pa.float64(), "How long it took: request time, span length, fetch time, page load.", unit="ms", minimum=0, maximum=_HOUR_MS),
+    Column("received_at", TIMESTAMP, "When the record reached a collector (Seamline's endpoint or the file's writer).", unit="µs UTC"),
+    Column("client_ts_raw", pa.string(), "The client timestamp exactly as the client sent it, before any parsing or correction."),
+    # --- identity of the person and device ------------------------------------------------
+    Column("session_id", pa.string(), "Browser session id (random, rotates after inactivity).", privacy=Privacy.PSEUDONYMOUS),
+    Column("user_id", pa.string(), "Keyed HMAC pseudonym of the signed-in user id; the raw id is never stored.", privacy=Privacy.PSEUDONYMOUS),
+    Column("anonymous_id", pa.string(), "Keyed HMAC pseudonym of the anonymous (device-scoped) visitor id.", privacy=Privacy.PSEUDONYMOUS),
+    Column("device_id", pa.string(), "Pseudonym of the device or browser profile; the unit clock skew is estimated for.", privacy=Privacy.PSEUDONYMOUS),
+    Column("client_ip", pa.string(), "Keyed HMAC pseudonym of the (optionally truncated) client IP address.", privacy=Privacy.PSEUDONYMOUS),
+    # --- correlation ids ----------------------------------------------------------------------
+    Column("trace_id", pa.string(), "W3C trace id, 32 lowercase hex digits.", unit="hex"),
+    Column("span_id", pa.string(), "W3C span (parent-id) of this record, 16 lowercase hex digits.", unit="hex"),
+    Column("parent_span_id", pa.string(), "Span id of the caller, 16 lowercase hex digits.", unit="hex"),
+    Column("request_id", pa.string(), "Request id from X-Request-ID / X-Correlation-ID / nginx $request_id."),
+    Column("trace_sampled", pa.bool_(), "The sampled flag of the trace context (W3C trace-flags bit 0)."),
+    # --- context -------------------------------------------------------------------------------
+    Column("environment", pa.string(), "Deployment environment: production, staging, ..."),
+    Column("service", pa.string(), "Service that produced a server record, or the web app name for client records."),
+    Column("host", pa.string(), "Host, pod or instance that wrote the record."),
+    Column("release", pa.string(), "Release or app version that produced the record."),
+    Column("feature_flags", STRING_MAP, "Feature-flag states in force for this record (flag -> variant)."),
+    Column("segment", pa.string(), "User segment (plan, cohort) from identify traits or a mapping file."),
+    Column("region", pa.string(), "Coarse geographic region of the client (e.g. eu-west); never finer than a country."),
+    # --- HTTP ----------------------------------------------------------------------------------
+    Column("http_method", pa.string(), "HTTP request method.", allowed=HTTP_METHODS),
+    Column("url", pa.string(), "Request URL or path, with secrets and personal data scrubbed from path and query.", privacy=Privacy.PERSONAL),
+    Column("route", pa.string(), "Route template of the request path, e.g. /product/{id}."),
+    Column("http_status", pa.int16(), "HTTP response status code (0 when the request never got a response).", minimum=0, maximum=599),
+    Column("request_bytes", pa.int64(), "Bytes in the request body.", unit="bytes", minimum=0, maximum=1e10),
+    Column("response_bytes", pa.int64(), "Bytes in the response body.", unit="bytes", minimum=0, maximum=1e10),
+    Column("upstream_ms", pa.float64(), "Time the gateway waited for its upstream (nginx $upstream_response_time).", unit="ms", minimum=0, maximum=_HOUR_MS),
+    # --- client context ------------------------------------------------------------------------
+    Column("page", pa.string(), "Route template of the page the client was on.", privacy=Privacy.NONE),
+    Column("referrer", pa.string(), "Referring page, scrubbed like url.", privacy=Privacy.PERSONAL),
+    Column("user_agent", pa.string(), "Raw User-Agent header (parsed into browser, os, device_type)."),
+    Column("browser", pa.string(), "Browser family parsed from the user agent."),
+    Column("browser_version", pa.string(), "Browser major version."),
+    Column("os", pa.string(), "Operating system family."),
+    Column("device_type", pa.string(), "Device class.", allowed=DEVICE_TYPES),
+    Column("network_type", pa.string(), "Network Information API effective type: slow-2g, 2g, 3g, 4g, or wifi/ethernet."),
+    Column("network_rtt_ms", pa.float64(), "Round-trip estimate from the Network Information API.", unit="ms", minimum=0, maximum=60_000),
+    Column("visibility", pa.string(), "Document visibility when the record was made.", allowed=VISIBILITY_STATES),
+    # --- what happened ---------------------------------------------------------------------------
+    Column("name", pa.string(), "Event name: span name, track event, vital name (LCP...), action target descriptor, logger."),
+    Column("value", pa.float64(), "Numeric value of a measurement (vital value, CLS score...).", unit="per name"),
+    Column("level", pa.string(), "Log severity, normalised.", allowed=LOG_LEVELS),
+    Column("message", pa.string(), "Log message or description, scrubbed of personal data.", privacy=Privacy.PERSONAL),
+    Column("span_kind", pa.string(), "OpenTelemetry span kind.", allowed=SPAN_KINDS),
+    Column("span_status", pa.string(), "OpenTelemetry span status.", allowed=SPAN_STATUSES),
+    Column("error_type", pa.string(), "Error class or exception type."),
+    Column("error_message", pa.string(), "Error message, scrubbed of personal data.", privacy=Privacy.PERSONAL),
+    Column("error_fingerprint", pa.string(), "Hash of the normalised stack (frames without line numbers and ids); groups the same error.", unit="hex"),
+    Column("attributes", STRING_MAP, "Everything else the source carried, as text (OTLP attributes, navigation timings, track properties)."),
+    # --- lineage ---------------------------------------------------------------------------------
+    Column("source", pa.string(), "Name of the source module that parsed the record (nginx, json_log, otlp_traces, client_events, ...).", required=True),
+    Column("origin", pa.string(), "Where the record came from: file path, or endpoint for HTTP ingest.", required=True),
+    Column("position", pa.int64(), "Line number in the file (1-based), or request sequence number for HTTP ingest.", minimum=0),
+    Column("position_index", pa.int32(), "Index of the record inside a multi-record line or body (batch, OTLP request).", minimum=0),
+    Column("ingest_batch_id", pa.string(), "Id of the ingest run that stored the record (see ingest_batches).", required=True),
+    Column("schema_version", pa.int16(), "Store schema version the record was written under.", minimum=1, required=True),
+    # --- clock skew (schema version 2) -------------------------------------------------------------
+    Column("client_ts", TIMESTAMP, "Client timestamp parsed to UTC but not corrected: what the device clock said.", unit="µs UTC"),
+    Column("clock_offset_ms", pa.float64(), "Estimated offset of the device clock (device minus server); ts = client_ts - offset.", unit="ms", minimum=-_DAY_MS, maximum=_DAY_MS),
+)
+
+QUARANTINE: tuple[Column, ...] = (
+    Column("quarantine_id", pa.string(), "Stable id of the quarantined record (hash of its position).", required=True),
+    Column("received_at", TIMESTAMP, "When the record was rejected.", unit="µs UTC", required=True),
+    Column("source", pa.string(), "Source that tried to parse it (or 'detect' when no source matched).", required=True),
+    Column("origin", pa.string(), "File path or endpoint it came from.", required=True),
+    Column("position", pa.int64(), "Line number (1-based) or request sequence number.", minimum=0),
+    Column("position_index", pa.int32(), "Index inside a multi-record line or body.", minimum=0),
+    Column("reason", pa.string(), "Why it was rejected, in words a person can act on.", required=True),
+    Column("raw", pa.string(), "The raw text (truncated, invalid bytes escaped) as it arrived.", privacy=Privacy.PERSONAL),
+    Column("raw_bytes", pa.int64(), "Size of the original raw record before truncation.", unit="bytes", minimum=0),
+    Column("ingest_batch_id", pa.string(), "Ingest run that rejected it.", required=True),
+    Column("reingested_at", TIMESTAMP, "When a later `seamline quarantine reingest` stored it successfully.", unit="µs UTC"),
+)
+
+INGEST_BATCHES: tuple[Column, ...] = (
+    Column("ingest_batch_id", pa.string(), "Id of one ingest run over one origin.", required=True),
+    Column("source", pa.string(), "Source used for the origin.", required=True),
+    Column("origin", pa.string(), "File path or endpoint.", required=True),
+    Column("started_at", TIMESTAMP, "When the run started.", unit="µs UTC", required=True),
+    Column("finished_at", TIMESTAMP, "When the run finished (null while running or after a crash).", unit="µs UTC"),
+    Column("records_read", pa.int64(), "Raw records (lines, bodies) read.", minimum=0),
+    Column("rows_stored", pa.int64(), "Rows written to events.", minimum=0),
+    Column("rows_quarantined", pa.int64(), "Rows written to quarantine.", minimum=0),
+    Column("status", pa.string(), "running, done or failed.", allowed=("running", "done", "failed")),
+)
+
+INGEST_OFFSETS: tuple[Column, ...] = (
+    Column("origin", pa.string(), "Absolute file path.", required=True),
+    Column("fingerprint", pa.string(), "Hash of the file's first bytes; a different value means the file was replaced or rotated.", required=True),
+    Column("offset_bytes", pa.int64(), "Bytes of the (decompressed) file already ingested; a grown file resumes here.", unit="bytes", minimum=0),
+    Column("lines", pa.int64(), "Lines already ingested, so positions continue after a resume.", minimum=0),
+    Column("updated_at", TIMESTAMP, "Last checkpoint.", unit="µs UTC"),
+)
+
+SCHEMA_MIGRATIONS: tuple[Column, ...] = (
+    Column("version", pa.int32(), "Migration number applied.", minimum=1, required=True),
+    Column("name", pa.string(), "What the migration does.", required=True),
+    Column("applied_at", TIMESTAMP, "When it was applied.", unit="µs UTC", required=True),
+)
+
+TABLES: dict[str, tuple[Column, ...]] = {
+    "events": EVENTS,
+    "quarantine": QUARANTINE,
+    "ingest_batches": INGEST_BATCHES,
+    "ingest_offsets": INGEST_OFFSETS,
+    "schema_migrations": SCHEMA_MIGRATIONS,
+}
+
+
+def column(table: str, name: str) -> Column:
+    """Look up one column; raises KeyError naming the table when it is not documented."""
+    for col in TABLES[table]:
+        if col.name == name:
+            return col
+    raise KeyError(f"column {table}.{name} has no entry in the data dictionary")
+
+
+def to_markdown() -> str:
+    """Render the whole dictionary as the Markdown of docs/dictionary.md."""
+    lines = [
+        "# Data dictionary",
+        "",
+        "Generated from `src/seamline/dictionary.py` by `seamline dictionary --format markdown`.",
+        "Do not edit by hand: change the code and regenerate.",
+        "",
+        "Privacy classes: **none** (operational), **pseudonymous** (keyed HMAC or random id),",
+        "**personal** (scrubbed before storage), **secret** (never stored raw).",
+        "",
+        "## Record kinds",
+        "",
+        "| kind | meaning |",
+        "|---|---|",
+    ]
+    lines += [f"| `{k}` | {m} |" for k, m in KIND_MEANINGS.items()]
+    for table, cols in TABLES.items():
+        lines += ["", f"## `{table}`", "", "| column | type | unit | expected range | privacy | meaning |", "|---|---|---|---|---|---|"]
+        for c in cols:
+            req = " (required)" if c.required else ""
+            lines.append(
+                f"| `{c.name}` | {c.type} | {c.unit} | {c.expected_range} | {c.privacy} | {c.meaning}{req} |"
+            )
+    return "\n".join(lines) + "\n"

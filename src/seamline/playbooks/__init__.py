@@ -1,0 +1,2 @@
+"""Playbooks: investigation templates that chain views into a report. Lands with the detection
+issue; nothing here yet."""

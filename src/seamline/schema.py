@@ -1,0 +1,92 @@
+"""Arrow schemas of the stored tables, derived from the data dictionary, and a row builder.
+
+Sources emit plain dicts keyed by column name (only the fields they know); `rows_to_batch`
+turns a list of them into one Arrow record batch in the unified schema. Building column by
+column over the keys actually present keeps this fast for wide, sparse records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import pyarrow as pa
+
+from seamline.dictionary import EVENTS, QUARANTINE, TABLES, Column
+
+SCHEMA_VERSION = 2  # bumped together with a new migration in seamline/store/migrations
+
+
+def arrow_schema(columns: Sequence[Column]) -> pa.Schema:
+    """Arrow schema for a table's dictionary entries, in dictionary order."""
+    return pa.schema([pa.field(c.name, c.type, nullable=not c.required) for c in columns])
+
+
+EVENTS_SCHEMA = arrow_schema(EVENTS)
+QUARANTINE_SCHEMA = arrow_schema(QUARANTINE)
+TABLE_SCHEMAS: dict[str, pa.Schema] = {name: arrow_schema(cols) for name, cols in TABLES.items()}
+EVENT_COLUMNS: tuple[str, ...] = tuple(c.name for c in EVENTS)
+
+
+def _map_value(value: Any) -> Any:
+    # Arrow map arrays take lists of (key, value) pairs; values are stored as text.
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return [(str(k), v if isinstance(v, str) else _text(v)) for k, v in value.items()]
+    return value
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def rows_to_batch(rows: Sequence[Mapping[str, Any]], schema: pa.Schema = EVENTS_SCHEMA) -> pa.RecordBatch:
+    """Build one record batch from dict rows; absent keys become nulls.
+
+    Timestamps are given as integer microseconds since the epoch (UTC). Unknown keys raise
+    KeyError, so a source cannot invent a column the dictionary does not describe.
+    """
+    n = len(rows)
+    present: set[str] = set()
+    for row in rows:
+        present.update(row.keys())
+    unknown = present.difference(schema.names)
+    if unknown:
+        raise KeyError(f"fields not in the schema: {sorted(unknown)}")
+    arrays = []
+    for field in schema:
+        if field.name not in present:
+            arrays.append(pa.nulls(n, type=field.type))
+            continue
+        values = [row.get(field.name) for row in rows]
+        if pa.types.is_map(field.type):
+            values = [_map_value(v) for v in values]
+        arrays.append(pa.array(values, type=field.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def empty_batch(schema: pa.Schema = EVENTS_SCHEMA) -> pa.RecordBatch:
+    """A zero-row batch in the given schema."""
+    return rows_to_batch([], schema)
+
+
+def conform(batch: pa.RecordBatch | pa.Table, schema: pa.Schema = EVENTS_SCHEMA) -> pa.RecordBatch:
+    """Reorder, add missing (null) columns and cast a batch to the target schema."""
+    table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
+    arrays = []
+    for field in schema:
+        if field.name in table.column_names:
+            arrays.append(table.column(field.name).cast(field.type).combine_chunks())
+        else:
+            arrays.append(pa.nulls(table.num_rows, type=field.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def iter_names(columns: Iterable[Column]) -> list[str]:
+    """Column names of a dictionary table, in order."""
+    return [c.name for c in columns]

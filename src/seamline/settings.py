@@ -1,0 +1,130 @@
+"""Settings, declared once: name, default, environment variable, help.
+
+The same table feeds the CLI (`seamline settings`), the docs and validation. A value comes
+from an explicit override (CLI flag), else the environment variable, else the default.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One tunable: where it is read from and what it means."""
+
+    name: str
+    default: Any
+    help: str
+    type: type = str
+
+    @property
+    def env(self) -> str:
+        """The environment variable that sets it."""
+        return "SEAMLINE_" + self.name.upper()
+
+    def parse(self, text: str) -> Any:
+        """Convert text from the environment or the CLI; raises ValueError with the name."""
+        try:
+            if self.type is bool:
+                lowered = text.strip().lower()
+                if lowered in ("1", "true", "yes", "on"):
+                    return True
+                if lowered in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(text)
+            return self.type(text)
+        except ValueError as exc:
+            raise ValueError(f"setting {self.name} ({self.env}): cannot read {text!r} as {self.type.__name__}") from exc
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("home", ".seamline", "Data directory holding the database, keys and write-ahead files.", Path),
+    Setting("database", "seamline.duckdb", "Database file name inside the home directory."),
+    Setting("environment", "production", "Environment stamped on records that do not name one."),
+    Setting("batch_rows", 50_000, "Rows per Arrow batch handed from a source to the writer.", int),
+    Setting("writer_queue_batches", 8, "Batches the writer queue holds before producers wait (bounds memory).", int),
+    Setting("max_line_bytes", 1_048_576, "A line longer than this is quarantined instead of parsed.", int),
+    Setting("quarantine_raw_bytes", 4096, "How much of a rejected record's raw text is kept in quarantine.", int),
+    Setting(
+        "max_future_minutes", 24 * 60, "Timestamps further than this ahead of the receive time are quarantined.", int
+    ),
+    Setting("max_past_days", 400, "Timestamps older than this before the receive time are quarantined.", int),
+    Setting(
+        "pseudonym_key_file",
+        "pseudonym.key",
+        "File (inside home unless absolute) with the HMAC key for pseudonyms.",
+        Path,
+    ),
+    Setting(
+        "store_raw_identifiers", False, "Store raw user ids and IPs instead of pseudonyms (not recommended).", bool
+    ),
+    Setting("ip_prefix_v4", 24, "Bits of an IPv4 address kept before it is pseudonymized.", int),
+    Setting("host", "127.0.0.1", "Address `seamline serve` binds to.", str),
+    Setting("port", 8470, "Port `seamline serve` listens on.", int),
+    Setting("max_body_bytes", 5_242_880, "Largest HTTP ingest body accepted (after decompression).", int),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+class Settings:
+    """Resolved settings: overrides, then environment, then defaults."""
+
+    def __init__(self, overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        self._values: dict[str, Any] = {}
+        self._origin: dict[str, str] = {}
+        for s in SETTINGS:
+            if overrides and overrides.get(s.name) is not None:
+                value = overrides[s.name]
+                self._values[s.name] = s.parse(value) if isinstance(value, str) and s.type is not str else value
+                self._origin[s.name] = "override"
+            elif s.env in env:
+                self._values[s.name] = s.parse(env[s.env])
+                self._origin[s.name] = "env " + s.env
+            else:
+                self._values[s.name] = s.type(s.default) if s.type is Path else s.default
+                self._origin[s.name] = "default"
+        unknown = set(overrides or {}).difference(_BY_NAME)
+        if unknown:
+            raise ValueError(f"unknown settings: {sorted(unknown)}")
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def home_dir(self) -> Path:
+        """The data directory, created on first use."""
+        path = Path(self._values["home"]).expanduser()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def database_path(self) -> Path:
+        """Path of the DuckDB file."""
+        return self.home_dir / self._values["database"]
+
+    def resolve_in_home(self, path: Path) -> Path:
+        """A relative path is taken inside the home directory."""
+        return path if path.is_absolute() else self.home_dir / path
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Every setting with its value, where the value came from, env var and help."""
+        return [
+            {
+                "name": s.name,
+                "value": str(self._values[s.name]),
+                "from": self._origin[s.name],
+                "env": s.env,
+                "default": str(s.default),
+                "help": s.help,
+            }
+            for s in SETTINGS
+        ]

@@ -1,0 +1,75 @@
+"""Sources: one module per input format, registered by name here.
+
+Each module reads one raw record (a line, or a whole body) and yields rows in the unified
+schema; see `seamline.sources._base` for the contract.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from seamline.sources._base import BadRecord, Parser, Rejected, Row, SourceModule
+
+# name -> module path. Order matters only for ties in detection.
+REGISTRY: dict[str, str] = {
+    "client_events": "seamline.sources.client_events",
+    "segment": "seamline.sources.segment",
+    "otlp_traces": "seamline.sources.otlp_traces",
+    "otlp_logs": "seamline.sources.otlp_logs",
+    "json_log": "seamline.sources.json_log",
+    "nginx": "seamline.sources.access_log",
+    "apache": "seamline.sources.apache_log",
+}
+
+
+class UnknownSource(LookupError):
+    """No source of that name, or none recognised the input."""
+
+
+def get_source(name: str) -> SourceModule:
+    """Import and return the named source module."""
+    try:
+        path = REGISTRY[name]
+    except KeyError:
+        raise UnknownSource(f"no source named {name!r}; choose one of: {', '.join(REGISTRY)}") from None
+    module: ModuleType = importlib.import_module(path)
+    return module  # type: ignore[return-value]
+
+
+def available_sources() -> list[str]:
+    """Names of the sources whose module imports (all of them, once built)."""
+    names = []
+    for name in REGISTRY:
+        try:
+            get_source(name)
+        except ImportError:
+            continue
+        names.append(name)
+    return names
+
+
+def detect_source(sample: bytes, filename: str) -> tuple[str, float]:
+    """The best-matching source for a file sample, and its confidence."""
+    best, best_score = "", 0.0
+    for name in available_sources():
+        score = get_source(name).sniff(sample, filename)
+        if score > best_score:
+            best, best_score = name, score
+    if not best or best_score < 0.5:
+        raise UnknownSource(f"could not tell the format of {filename}; pass --source (one of: {', '.join(REGISTRY)})")
+    return best, best_score
+
+
+__all__ = [
+    "REGISTRY",
+    "BadRecord",
+    "Parser",
+    "Rejected",
+    "Row",
+    "SourceModule",
+    "UnknownSource",
+    "available_sources",
+    "detect_source",
+    "get_source",
+]

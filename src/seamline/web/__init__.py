@@ -1,0 +1,1 @@
+"""Web: the HTTP ingest endpoints and, later, the UI; a thin shell over `seamline.app.App`."""
