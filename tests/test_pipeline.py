@@ -105,13 +105,17 @@ def test_truncated_gzip_keeps_what_was_readable(app: App, toy_source: str, tmp_p
 
 
 def test_duplicate_natural_keys_are_quarantined(app: App, toy_source: str, tmp_path: Path) -> None:
-    """A record repeating an event id already seen in the run is quarantined as a duplicate."""
+    """A record repeating an event id already ingested is quarantined as a duplicate, within and across runs."""
     path = tmp_path / "dup.log"
     line = "2026-11-02T10:00:00Z|client_request|1|u|evt-1\n"
     path.write_text(line + line + "2026-11-02T10:00:01Z|client_request|1|u|evt-2\n")
     result = app.ingestor.ingest_file(path, source=toy_source)
     _check_accounting(app, result)
     assert result.rows_stored == 2 and result.quarantine_reasons == {"duplicate record": 1}
+    again = tmp_path / "dup2.log"
+    again.write_text(line)
+    retried = app.ingestor.ingest_file(again, source=toy_source)
+    assert retried.rows_stored == 0 and retried.rows_quarantined == 1, "a resent record is caught across runs"
 
 
 def test_reingest_adds_nothing_and_grown_file_adds_only_new_lines(app: App, toy_source: str, tmp_path: Path) -> None:

@@ -17,9 +17,10 @@ from seamline.transforms import Context
 class App:
     """Lazily opened store, writer and ingestor for one home directory."""
 
-    def __init__(self, settings: Settings | None = None, read_only: bool = False) -> None:
+    def __init__(self, settings: Settings | None = None, read_only: bool = False, writer_policy: str = "block") -> None:
         self.settings = settings or Settings()
         self.read_only = read_only
+        self.writer_policy = writer_policy
         self._store: DuckDBStore | None = None
         self._writer: Writer | None = None
         self._ingestor: Ingestor | None = None
@@ -36,7 +37,8 @@ class App:
     def writer(self) -> Writer:
         """The single writer thread for this process."""
         if self._writer is None:
-            self._writer = Writer(self.store, max_batches=self.settings.writer_queue_batches)
+            policy = "reject" if self.writer_policy == "reject" else "block"
+            self._writer = Writer(self.store, max_batches=self.settings.writer_queue_batches, policy=policy)
         return self._writer
 
     @property

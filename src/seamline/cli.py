@@ -396,6 +396,37 @@ def quarantine_list(
     print_rows(rows, fmt, title="quarantine")
 
 
+# --- serve -------------------------------------------------------------------------------------
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8470).")] = None,
+    token: Annotated[str | None, typer.Option(help="Bearer token ingest requests must carry.")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Run the HTTP server: client, Segment, OTLP/HTTP and NDJSON ingest endpoints."""
+    import uvicorn
+
+    from seamline.web.server import InsecureBind, check_bind, create_app
+
+    settings_ = home_settings(home, host=host, port=port, ingest_token=token)
+    try:
+        check_bind(settings_.host, settings_.ingest_token)
+    except InsecureBind as exc:
+        _fail(str(exc), 2)
+    application = App(settings_, writer_policy="reject")
+    try:
+        api = create_app(application)
+    except StoreError as exc:
+        _fail(str(exc))
+        return
+    console.print(
+        f"Seamline listening on [bold]http://{settings_.host}:{settings_.port}[/bold] "
+        f"(data in {settings_.database_path})"
+    )
+    uvicorn.run(api, host=settings_.host, port=settings_.port, log_level="warning")
+
+
 def main() -> None:
     """Entry point of the `seamline` script."""
     app()

@@ -9,9 +9,12 @@ the last commit ended.
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,6 +93,171 @@ def _reason_key(reason: str) -> str:
     return reason.split(":")[0][:80]
 
 
+class RecentIds:
+    """Bounded memory of natural event ids seen lately, so a retried batch is caught as a duplicate.
+
+    Retries (an SDK resending a beacon, a client re-posting after a timeout) arrive within
+    minutes, so remembering the last `capacity` ids catches them without an index on a
+    billion-row table.
+    """
+
+    def __init__(self, capacity: int = 1_000_000) -> None:
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def add_if_new(self, key: str) -> bool:
+        """Remember `key`; False when it was already remembered."""
+        with self._lock:
+            if key in self._ids:
+                return False
+            self._ids[key] = None
+            if len(self._ids) > self._capacity:
+                self._ids.popitem(last=False)
+            return True
+
+    def forget(self, keys: Iterable[str]) -> None:
+        """Drop keys whose rows did not commit, so a retry is accepted."""
+        with self._lock:
+            for key in keys:
+                self._ids.pop(key, None)
+
+
+class _Run:
+    """State of one ingest run over one origin: pending rows, quarantine rows, counts."""
+
+    def __init__(
+        self,
+        ingestor: Ingestor,
+        source: str,
+        origin: str,
+        parser: Parser,
+        received_at_us: int | None = None,
+        batch_id: str | None = None,
+    ) -> None:
+        settings = ingestor.settings
+        self.ingestor = ingestor
+        self.source = source
+        self.origin = origin
+        self.parser = parser
+        self.received_at_us = received_at_us
+        self.batch_id = batch_id or uuid.uuid4().hex[:16]
+        self.result = IngestResult(origin, source, self.batch_id)
+        self.rows: list[Row] = []
+        self.bad: list[dict[str, Any]] = []
+        self.natural_ids: list[str] = []
+        self.now_us = int(time.time() * 1_000_000)
+        self.future_us = settings.max_future_minutes * 60_000_000
+        self.past_us = settings.max_past_days * 86_400_000_000
+        self.raw_limit = settings.quarantine_raw_bytes
+
+    def quarantine(
+        self, position: int, index: int | None, reason: str, raw: bytes | str | None, size: int | None = None
+    ) -> None:
+        """Keep a rejected record (or part of one) with its position and reason."""
+        self.bad.append(
+            {
+                "quarantine_id": event_id(self.origin, position, -1 if index is None else index),
+                "received_at": self.now_us,
+                "source": self.source,
+                "origin": self.origin,
+                "position": position,
+                "position_index": index,
+                "reason": reason,
+                "raw": _printable(raw, self.raw_limit),
+                "raw_bytes": size if size is not None else (len(raw) if raw is not None else 0),
+                "ingest_batch_id": self.batch_id,
+            }
+        )
+        key = _reason_key(reason)
+        self.result.quarantine_reasons[key] = self.result.quarantine_reasons.get(key, 0) + 1
+
+    def add(self, record: RawRecord, index_base: int | None = None) -> None:
+        """Parse one raw record into pending rows or quarantine entries."""
+        self.result.records_read += 1
+        data = record.data
+        if isinstance(data, FramingProblem):
+            self.quarantine(record.position, index_base, data.reason, data.raw, data.raw_size)
+            return
+        position = record.position
+        produced: list[Row] = []
+        try:
+            index = 0
+            for item in self.parser(data):
+                if isinstance(item, Rejected):
+                    idx = item.index if item.index is not None else index
+                    self.quarantine(position, idx, item.reason, item.raw if item.raw is not None else data)
+                    index += 1
+                    continue
+                if index_base is not None:
+                    item["position_index"] = index_base + index
+                else:
+                    item.setdefault("position_index", index)
+                produced.append(item)
+                index += 1
+        except BadRecord as exc:
+            self.quarantine(position, index_base, str(exc), data)
+            return
+        except UnicodeDecodeError as exc:
+            self.quarantine(position, index_base, f"invalid UTF-8 at byte {exc.start}", data)
+            return
+        except Exception as exc:  # a parser bug must not lose the record: keep it with the reason
+            self.quarantine(position, index_base, f"parser error: {type(exc).__name__}: {exc}", data)
+            return
+        recent = self.ingestor.recent_ids
+        for row in produced:
+            idx = row["position_index"]
+            problem = _check_row(row, self.now_us, self.future_us, self.past_us)
+            if problem:
+                self.quarantine(position, idx, problem, data)
+                continue
+            natural = row.get("event_id")
+            if natural:
+                if not recent.add_if_new(natural):
+                    self.quarantine(position, idx, f"duplicate record: event id {natural} was already ingested", data)
+                    continue
+                self.natural_ids.append(natural)
+            else:
+                row["event_id"] = event_id(self.origin, position, idx)
+            row["source"] = self.source
+            row["origin"] = self.origin
+            row["position"] = position
+            row["ingest_batch_id"] = self.batch_id
+            row["schema_version"] = SCHEMA_VERSION
+            if self.received_at_us is not None and row.get("received_at") is None:
+                row["received_at"] = self.received_at_us
+            self.rows.append(row)
+
+    def pending(self) -> int:
+        """Rows and quarantine entries not yet handed to the writer."""
+        return max(len(self.rows), len(self.bad))
+
+    def take_ops(self, checkpoint: tuple[str, RawRecord] | None = None) -> list[Append | Statement]:
+        """Turn pending rows into one transaction's operations and reset the buffers."""
+        ops: list[Append | Statement] = []
+        result = self.result
+        if self.rows:
+            batch, wrong = _build(self.rows)
+            for row, reason in wrong:
+                self.bad.append(_quarantine_row_for(row, reason, self.raw_limit))
+                key = _reason_key(reason)
+                result.quarantine_reasons[key] = result.quarantine_reasons.get(key, 0) + 1
+            if batch.num_rows:
+                batch = apply(batch, self.ingestor.ctx, self.ingestor.transforms)
+                for col, n in count_out_of_range(batch).items():
+                    result.out_of_range[col] = result.out_of_range.get(col, 0) + n
+                ops.append(Append("events", batch))
+                result.rows_stored += batch.num_rows
+        if self.bad:
+            ops.append(Append("quarantine", rows_to_batch(self.bad, QUARANTINE_SCHEMA)))
+            result.rows_quarantined += len(self.bad)
+        if checkpoint is not None:
+            fp, record = checkpoint
+            ops.append(Statement(_CHECKPOINT_SQL, (self.origin, fp, record.end_offset, record.position)))
+        self.rows, self.bad = [], []
+        return ops
+
+
 class Ingestor:
     """Runs sources over inputs and hands transactions to the single writer."""
 
@@ -105,6 +273,7 @@ class Ingestor:
         self.ctx = ctx
         self.transforms = transforms
         self.settings = ctx.settings
+        self.recent_ids = RecentIds()
 
     # -- files -------------------------------------------------------------------------------
     def ingest_file(
@@ -115,6 +284,7 @@ class Ingestor:
         progress: Callable[[int], None] | None = None,
     ) -> IngestResult:
         """Ingest one file (plain or gzip) from its last checkpoint."""
+        started = time.perf_counter()
         path = path.resolve()
         origin = str(path)
         if source is None:
@@ -131,204 +301,60 @@ class Ingestor:
             if module.FRAMING == "whole":
                 # A whole-body file is one record: already ingested means nothing to do.
                 return IngestResult(origin, source, "", resumed_from_line=start_line)
+        run = _Run(self, source, origin, parser)
+        self.writer.submit([Statement(_BATCH_START_SQL, (run.batch_id, source, origin))])
+        batch_rows = self.settings.batch_rows
+        last: RawRecord | None = None
         with open_input(path) as stream:
             if module.FRAMING == "whole":
                 records: Iterator[RawRecord] = iter_whole(stream, self.settings.max_body_bytes)
             else:
                 records = iter_lines(stream, self.settings.max_line_bytes, start_offset, start_line)
-            result = self._run(source, origin, parser, records, checkpoint=fp, progress=progress)
+            for record in records:
+                last = record
+                run.add(record)
+                if run.pending() >= batch_rows:
+                    self.writer.submit(run.take_ops((fp, record)))
+                    if progress:
+                        progress(record.end_offset)
+        result = run.result
+        final_ops = run.take_ops((fp, last) if last else None)  # updates the counts, so it goes first
+        end = (result.records_read, result.rows_stored, result.rows_quarantined, "done", run.batch_id)
+        self.writer.submit([*final_ops, Statement(_BATCH_END_SQL, end)])
+        self.writer.flush()
+        if progress and last is not None:
+            progress(last.end_offset)
         result.resumed_from_line = start_line
+        result.seconds = time.perf_counter() - started
         return result
 
     # -- bodies (HTTP) -----------------------------------------------------------------------
-    def ingest_records(
+    def ingest_body(
         self,
         source: str,
         origin: str,
         records: Iterable[RawRecord],
-        received_at_us: int | None = None,
-        parser: Parser | None = None,
-    ) -> IngestResult:
-        """Ingest already-framed records (an HTTP body, a quarantine re-run) without checkpoints."""
-        parser = parser or get_source(source).make_parser({})
-        return self._run(source, origin, parser, iter(records), checkpoint=None, received_at_us=received_at_us)
-
-    # -- the loop ----------------------------------------------------------------------------
-    def _run(
-        self,
-        source: str,
-        origin: str,
-        parser: Parser,
-        records: Iterator[RawRecord],
-        checkpoint: str | None,
-        progress: Callable[[int], None] | None = None,
-        received_at_us: int | None = None,
-    ) -> IngestResult:
-        started = time.perf_counter()
-        batch_id = uuid.uuid4().hex[:16]
-        result = IngestResult(origin, source, batch_id)
-        self.writer.submit([Statement(_BATCH_START_SQL, (batch_id, source, origin))])
-        rows: list[Row] = []
-        bad: list[dict[str, Any]] = []
-        now_us = int(time.time() * 1_000_000)
-        future_us = self.settings.max_future_minutes * 60_000_000
-        past_us = self.settings.max_past_days * 86_400_000_000
-        raw_limit = self.settings.quarantine_raw_bytes
-        batch_rows = self.settings.batch_rows
-        last: RawRecord | None = None
-        seen_ids: set[str] = set()
-
-        def quarantine(
-            position: int, index: int | None, reason: str, raw: bytes | str | None, size: int | None = None
-        ) -> None:
-            text = _printable(raw, raw_limit)
-            bad.append(
-                {
-                    "quarantine_id": event_id(origin, position, -1 if index is None else index),
-                    "received_at": now_us,
-                    "source": source,
-                    "origin": origin,
-                    "position": position,
-                    "position_index": index,
-                    "reason": reason,
-                    "raw": text,
-                    "raw_bytes": size if size is not None else (len(raw) if raw is not None else 0),
-                    "ingest_batch_id": batch_id,
-                }
-            )
-            key = _reason_key(reason)
-            result.quarantine_reasons[key] = result.quarantine_reasons.get(key, 0) + 1
-
-        for record in records:
-            last = record
-            result.records_read += 1
-            data = record.data
-            if isinstance(data, FramingProblem):
-                quarantine(record.position, None, data.reason, data.raw, data.raw_size)
-            else:
-                self._parse_one(
-                    parser,
-                    record.position,
-                    data,
-                    rows,
-                    quarantine,
-                    source,
-                    origin,
-                    batch_id,
-                    now_us,
-                    future_us,
-                    past_us,
-                    received_at_us,
-                    seen_ids,
-                )
-            if len(rows) >= batch_rows or len(bad) >= batch_rows:
-                self._commit(rows, bad, result, origin, checkpoint, record)
-                rows, bad = [], []
-                if progress:
-                    progress(record.end_offset)
-        self._commit(rows, bad, result, origin, checkpoint, last)
-        status = "done"
-        self.writer.submit(
-            [
-                Statement(
-                    _BATCH_END_SQL, (result.records_read, result.rows_stored, result.rows_quarantined, status, batch_id)
-                )
-            ]
-        )
-        self.writer.flush()
-        if progress and last is not None:
-            progress(last.end_offset)
-        result.seconds = time.perf_counter() - started
-        return result
-
-    def _parse_one(
-        self,
-        parser: Parser,
-        position: int,
-        data: bytes,
-        rows: list[Row],
-        quarantine: Callable[..., None],
-        source: str,
-        origin: str,
+        received_at_us: int,
         batch_id: str,
-        now_us: int,
-        future_us: int,
-        past_us: int,
-        received_at_us: int | None,
-        seen_ids: set[str],
-    ) -> None:
-        produced: list[Row] = []
-        try:
-            index = 0
-            for item in parser(data):
-                if isinstance(item, Rejected):
-                    idx = item.index if item.index is not None else index
-                    quarantine(position, idx, item.reason, item.raw if item.raw is not None else data)
-                    index += 1
-                    continue
-                item.setdefault("position_index", index)
-                produced.append(item)
-                index += 1
-        except BadRecord as exc:
-            quarantine(position, None, str(exc), data)
-            return
-        except UnicodeDecodeError as exc:
-            quarantine(position, None, f"invalid UTF-8 at byte {exc.start}", data)
-            return
-        except Exception as exc:  # a parser bug must not lose the record: keep it with the reason
-            quarantine(position, None, f"parser error: {type(exc).__name__}: {exc}", data)
-            return
-        for row in produced:
-            idx = row["position_index"]
-            problem = _check_row(row, now_us, future_us, past_us)
-            if problem:
-                quarantine(position, idx, problem, data)
-                continue
-            eid = row.get("event_id") or event_id(origin, position, idx)
-            if eid in seen_ids:
-                quarantine(position, idx, f"duplicate record: event id {eid} already seen in this run", data)
-                continue
-            if row.get("event_id"):
-                seen_ids.add(eid)
-            row["event_id"] = eid
-            row["source"] = source
-            row["origin"] = origin
-            row["position"] = position
-            row["ingest_batch_id"] = batch_id
-            row["schema_version"] = SCHEMA_VERSION
-            if received_at_us is not None and row.get("received_at") is None:
-                row["received_at"] = received_at_us
-            rows.append(row)
+        parser: Parser | None = None,
+        line_indexed: bool = False,
+    ) -> tuple[IngestResult, Future[int]]:
+        """Parse one request's records and submit them as one transaction.
 
-    def _commit(
-        self,
-        rows: list[Row],
-        bad: list[dict[str, Any]],
-        result: IngestResult,
-        origin: str,
-        checkpoint: str | None,
-        record: RawRecord | None,
-    ) -> None:
-        ops: list[Append | Statement] = []
-        if rows:
-            batch, wrong = _build(rows)
-            for row, reason in wrong:
-                bad.append(_quarantine_row_for(row, reason, self.settings.quarantine_raw_bytes))
-                key = _reason_key(reason)
-                result.quarantine_reasons[key] = result.quarantine_reasons.get(key, 0) + 1
-            if batch.num_rows:
-                batch = apply(batch, self.ctx, self.transforms)
-                for col, n in count_out_of_range(batch).items():
-                    result.out_of_range[col] = result.out_of_range.get(col, 0) + n
-                ops.append(Append("events", batch))
-                result.rows_stored += batch.num_rows
-        if bad:
-            ops.append(Append("quarantine", rows_to_batch(bad, QUARANTINE_SCHEMA)))
-            result.rows_quarantined += len(bad)
-        if checkpoint is not None and record is not None:
-            ops.append(Statement(_CHECKPOINT_SQL, (origin, checkpoint, record.end_offset, record.position)))
-        if ops:
-            self.writer.submit(ops)
+        Returns the counts and a Future that resolves when the rows are committed; an HTTP
+        handler answers 'accepted' only after that. `line_indexed` numbers rows by the line
+        they came from (NDJSON bodies), since all lines share the request's position.
+        """
+        run = _Run(self, source, origin, parser or get_source(source).make_parser({}), received_at_us, batch_id)
+        for i, record in enumerate(records):
+            run.add(record, index_base=i if line_indexed else None)
+        try:
+            future = self.writer.submit(run.take_ops())
+        except Exception:
+            self.recent_ids.forget(run.natural_ids)
+            raise
+        future.add_done_callback(lambda f: f.exception() and self.recent_ids.forget(run.natural_ids))
+        return run.result, future
 
 
 def _check_row(row: Row, now_us: int, future_us: int, past_us: int) -> str | None:

@@ -66,6 +66,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", "127.0.0.1", "Address `seamline serve` binds to.", str),
     Setting("port", 8470, "Port `seamline serve` listens on.", int),
     Setting("max_body_bytes", 5_242_880, "Largest HTTP ingest body accepted (after decompression).", int),
+    Setting("ingest_token", "", "Bearer token HTTP ingest requires; empty allows loopback-only serving without one."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

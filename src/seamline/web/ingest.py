@@ -1,0 +1,246 @@
+"""HTTP ingest: client batches, Segment calls, OTLP/HTTP traces and logs, NDJSON logs.
+
+A request is read with a size cap (before and after gunzip), parsed in a worker thread,
+submitted to the single writer as one transaction, and answered only after that
+transaction commits: an accepted response means the data is durable. What a request
+carries but cannot be stored is quarantined and named in the response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+import zlib
+from dataclasses import dataclass, field
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from seamline.app import App
+from seamline.pipeline import IngestResult
+from seamline.sources import get_source
+from seamline.sources._framing import RawRecord
+from seamline.store import QueueFull, Statement
+
+_PROTOBUF = "application/x-protobuf"
+
+
+class BodyTooLarge(ValueError):
+    """The body (or its decompressed form) is over the configured limit."""
+
+
+@dataclass
+class EndpointStats:
+    """Counts per endpoint for this server run, written to ingest_batches at shutdown."""
+
+    source: str
+    batch_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    requests: int = 0
+    rows_stored: int = 0
+    rows_quarantined: int = 0
+
+
+class Sequencer:
+    """Unique, increasing request numbers that stay unique across restarts (µs clock based)."""
+
+    def __init__(self) -> None:
+        self._last = 0
+        self._lock = threading.Lock()
+
+    def next(self) -> int:
+        """The next request number."""
+        with self._lock:
+            self._last = max(self._last + 1, time.time_ns() // 1000)
+            return self._last
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, gunzipped when sent with Content-Encoding: gzip; capped at `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(f"body of {declared} bytes exceeds the {limit}-byte limit")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"body exceeds the {limit}-byte limit")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if request.headers.get("content-encoding", "").lower() in ("gzip", "x-gzip"):
+        # Decompress with a cap so a small bomb cannot expand into gigabytes.
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            body = inflater.decompress(body, limit + 1)
+        except zlib.error as exc:
+            raise ValueError(f"body is not valid gzip: {exc}") from exc
+        if len(body) > limit or inflater.unconsumed_tail:
+            raise BodyTooLarge(f"decompressed body exceeds the {limit}-byte limit")
+    return body
+
+
+class IngestEndpoints:
+    """The ingest routes bound to one App (its store, writer and pipeline)."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.sequence = Sequencer()
+        self.stats: dict[str, EndpointStats] = {}
+        self._stats_lock = threading.Lock()
+        self.router = APIRouter()
+        r = self.router
+        r.add_api_route("/v1/client", self.client, methods=["POST"], summary="Client event batch (SDK wire format)")
+        for path in ("/v1/batch", "/v1/track", "/v1/page", "/v1/screen", "/v1/identify", "/v1/group", "/v1/alias"):
+            r.add_api_route(path, self.segment, methods=["POST"], summary="Segment-compatible call or batch")
+        r.add_api_route("/v1/traces", self.otlp_traces, methods=["POST"], summary="OTLP/HTTP traces")
+        r.add_api_route("/v1/logs", self.otlp_logs, methods=["POST"], summary="OTLP/HTTP logs")
+        r.add_api_route("/v1/json-logs", self.json_logs, methods=["POST"], summary="NDJSON log lines")
+
+    # -- endpoints ---------------------------------------------------------------------------
+    async def client(self, request: Request) -> Response:
+        """One batch in the client wire format (JSON, or text/plain from sendBeacon)."""
+        return await self._ingest(request, "client_events")
+
+    async def segment(self, request: Request) -> Response:
+        """A Segment batch envelope or single call."""
+        return await self._ingest(request, "segment")
+
+    async def otlp_traces(self, request: Request) -> Response:
+        """An OTLP ExportTraceServiceRequest, JSON or protobuf."""
+        return await self._ingest(request, "otlp_traces", otlp="traces")
+
+    async def otlp_logs(self, request: Request) -> Response:
+        """An OTLP ExportLogsServiceRequest, JSON or protobuf."""
+        return await self._ingest(request, "otlp_logs", otlp="logs")
+
+    async def json_logs(self, request: Request) -> Response:
+        """NDJSON log lines; `?service=` names the service for lines that do not."""
+        options = {k: v for k, v in request.query_params.items() if k in ("service", "preset", "environment")}
+        return await self._ingest(request, "json_log", options=options, lines=True)
+
+    # -- shared path -------------------------------------------------------------------------
+    async def _ingest(
+        self,
+        request: Request,
+        source: str,
+        otlp: str | None = None,
+        options: dict[str, str] | None = None,
+        lines: bool = False,
+    ) -> Response:
+        protobuf = request.headers.get("content-type", "").split(";")[0].strip() == _PROTOBUF
+        try:
+            body = await read_body(request, self.app.settings.max_body_bytes)
+        except BodyTooLarge as exc:
+            return _error(413, str(exc), protobuf)
+        except ValueError as exc:
+            return _error(400, str(exc), protobuf)
+        if not body.strip():
+            return _error(400, "empty body", protobuf)
+        received_us = time.time_ns() // 1000
+        seq = self.sequence.next()
+        stats = self._stats(source)
+        origin = f"http:{request.url.path}"
+        if lines:
+            records = [RawRecord(seq, line, 0) for line in body.splitlines() if line.strip()]
+        else:
+            records = [RawRecord(seq, body, len(body))]
+        parser = get_source(source).make_parser(options or {})
+        try:
+            result, future = await run_in_threadpool(
+                self.app.ingestor.ingest_body, source, origin, records, received_us, stats.batch_id, parser, lines
+            )
+        except QueueFull:
+            return _error(503, "ingest queue is full; retry shortly", protobuf, headers={"Retry-After": "1"})
+        try:
+            await asyncio.wrap_future(future)
+        except Exception as exc:  # the commit failed: nothing was stored, so the client must retry
+            return _error(503, f"could not store the data: {exc}", protobuf, headers={"Retry-After": "1"})
+        with self._stats_lock:
+            stats.requests += 1
+            stats.rows_stored += result.rows_stored
+            stats.rows_quarantined += result.rows_quarantined
+        return _answer(result, otlp, protobuf)
+
+    def _stats(self, source: str) -> EndpointStats:
+        with self._stats_lock:
+            stats = self.stats.get(source)
+            if stats is None:
+                stats = self.stats[source] = EndpointStats(source)
+                self.app.writer.submit(
+                    [
+                        Statement(
+                            "INSERT INTO ingest_batches (ingest_batch_id, source, origin, started_at, records_read, "
+                            "rows_stored, rows_quarantined, status) VALUES (?, ?, 'http', now(), 0, 0, 0, 'running')",
+                            (stats.batch_id, source),
+                        )
+                    ]
+                )
+            return stats
+
+    def record_totals(self) -> None:
+        """Write each endpoint's counts to ingest_batches (called at shutdown)."""
+        for stats in self.stats.values():
+            self.app.writer.submit(
+                [
+                    Statement(
+                        "UPDATE ingest_batches SET finished_at = now(), records_read = ?, rows_stored = ?, "
+                        "rows_quarantined = ?, status = 'done' WHERE ingest_batch_id = ?",
+                        (stats.requests, stats.rows_stored, stats.rows_quarantined, stats.batch_id),
+                    )
+                ]
+            )
+
+
+def _rejections(result: IngestResult) -> list[dict[str, object]]:
+    return [{"reason": reason, "count": n} for reason, n in result.quarantine_reasons.items()]
+
+
+def _answer(result: IngestResult, otlp: str | None, protobuf: bool) -> Response:
+    if otlp is not None:
+        return _otlp_answer(result, otlp, protobuf)
+    body = {"accepted": result.rows_stored, "quarantined": result.rows_quarantined, "rejected": _rejections(result)}
+    if result.rows_stored == 0 and result.rows_quarantined:
+        # Nothing usable: tell the client why (the record is kept in quarantine all the same).
+        return JSONResponse({"error": "no record could be stored", **body}, status_code=400)
+    return JSONResponse(body)
+
+
+def _otlp_answer(result: IngestResult, signal: str, protobuf: bool) -> Response:
+    # OTLP/HTTP: 200 with an Export*ServiceResponse; partial_success names what was rejected.
+    rejected_field = "rejectedSpans" if signal == "traces" else "rejectedLogRecords"
+    partial = {}
+    if result.rows_quarantined:
+        reasons = "; ".join(f"{r['count']}x {r['reason']}" for r in _rejections(result))
+        partial = {"partialSuccess": {rejected_field: result.rows_quarantined, "errorMessage": reasons}}
+    if not protobuf:
+        return Response(orjson.dumps(partial), media_type="application/json")
+    if signal == "traces":
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse as Resp
+    else:
+        from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse as Resp
+    message = Resp()
+    if partial:
+        p = partial["partialSuccess"]
+        if signal == "traces":
+            message.partial_success.rejected_spans = p[rejected_field]
+        else:
+            message.partial_success.rejected_log_records = p[rejected_field]
+        message.partial_success.error_message = p["errorMessage"]
+    return Response(message.SerializeToString(), media_type=_PROTOBUF)
+
+
+def _error(status: int, message: str, protobuf: bool, headers: dict[str, str] | None = None) -> Response:
+    if protobuf:
+        from google.rpc.status_pb2 import Status  # OTLP errors are google.rpc.Status
+
+        return Response(
+            Status(code=status, message=message).SerializeToString(),
+            status_code=status,
+            media_type=_PROTOBUF,
+            headers=headers,
+        )
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
