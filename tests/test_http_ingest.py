@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from _server import Server, free_port, running_server
 
+from _server import Server, free_port, running_server
 from seamline.store import DuckDBStore
 
 T0 = 1_793_000_000_000.0  # 2026-10-25, epoch ms

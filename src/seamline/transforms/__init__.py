@@ -12,12 +12,15 @@ from collections.abc import Callable
 import pyarrow as pa
 
 from seamline.transforms._context import Context
+from seamline.transforms.enrich import enrich
 from seamline.transforms.pseudonymize import pseudonymize
+from seamline.transforms.routes import template_routes
+from seamline.transforms.user_agent import parse_user_agent
 
 Transform = Callable[[pa.RecordBatch, Context], pa.RecordBatch]
 
 # Order matters: everything that reads raw identifiers runs before pseudonymize.
-PIPELINE: tuple[Transform, ...] = (pseudonymize,)
+PIPELINE: tuple[Transform, ...] = (template_routes, parse_user_agent, enrich, pseudonymize)
 
 
 def apply(batch: pa.RecordBatch, ctx: Context, transforms: tuple[Transform, ...] = PIPELINE) -> pa.RecordBatch:
