@@ -82,7 +82,7 @@ def test_cli_prints_dictionary_in_each_format() -> None:
     assert all(f"## `{t}`" in md for t in dictionary.TABLES)
 
 
-def test_validator_counts_out_of_range_without_dropping() -> None:
+def test_validator_counts_out_of_range_without_dropping(tmp_path: Path) -> None:
     """Values outside the dictionary range are counted per column and the rows remain."""
     base = {"event_id": "e", "ts": 0, "source": "t", "origin": "o", "ingest_batch_id": "b", "schema_version": 2}
     rows = [
@@ -90,9 +90,13 @@ def test_validator_counts_out_of_range_without_dropping() -> None:
         {**base, "kind": "nonsense", "duration_ms": 5.0, "http_status": 999},
         {**base, "kind": "span", "duration_ms": 5.0, "device_type": "toaster"},
     ]
-    batch = rows_to_batch(rows)
-    assert count_out_of_range(batch) == {"kind": 1, "duration_ms": 1, "http_status": 1, "device_type": 1}
-    assert batch.num_rows == 3
+    store = DuckDBStore(tmp_path / "v.duckdb")
+    store.upgrade()
+    store.append("events", rows_to_batch(rows))
+    assert count_out_of_range(store) == {"kind": 1, "duration_ms": 1, "http_status": 1, "device_type": 1}
+    assert count_out_of_range(store, "http_status = ?", [999]) == {"kind": 1, "http_status": 1}
+    assert store.scalar("SELECT count(*) FROM events") == 3
+    store.close()
 
 
 def test_arrow_schemas_follow_the_dictionary() -> None:

@@ -12,19 +12,20 @@ from seamline.pipeline import Ingestor
 from seamline.settings import Settings
 from seamline.store import DuckDBStore, Writer, open_store
 from seamline.transforms import Context
+from seamline.wal import WriteAheadLog
 
 
 class App:
     """Lazily opened store, writer and ingestor for one home directory."""
 
-    def __init__(self, settings: Settings | None = None, read_only: bool = False, writer_policy: str = "block") -> None:
+    def __init__(self, settings: Settings | None = None, read_only: bool = False) -> None:
         self.settings = settings or Settings()
         self.read_only = read_only
-        self.writer_policy = writer_policy
         self._store: DuckDBStore | None = None
         self._writer: Writer | None = None
         self._ingestor: Ingestor | None = None
         self._context: Context | None = None
+        self._wal: WriteAheadLog | None = None
 
     @property
     def store(self) -> DuckDBStore:
@@ -37,9 +38,15 @@ class App:
     def writer(self) -> Writer:
         """The single writer thread for this process."""
         if self._writer is None:
-            policy = "reject" if self.writer_policy == "reject" else "block"
-            self._writer = Writer(self.store, max_batches=self.settings.writer_queue_batches, policy=policy)
+            self._writer = Writer(self.store, max_batches=self.settings.writer_queue_batches)
         return self._writer
+
+    @property
+    def wal(self) -> WriteAheadLog:
+        """The HTTP ingest write-ahead log in the home directory (a new segment per process)."""
+        if self._wal is None:
+            self._wal = WriteAheadLog(self.settings.home_dir / "wal")
+        return self._wal
 
     @property
     def context(self) -> Context:
@@ -89,6 +96,11 @@ class App:
 
     def close(self) -> None:
         """Flush pending writes and close the database."""
+        if self._ingestor is not None:
+            self._ingestor.close()
+        if self._wal is not None:
+            self._wal.close()
+            self._wal = None
         if self._writer is not None:
             self._writer.close()
             self._writer = None

@@ -414,7 +414,7 @@ def serve(
         check_bind(settings_.host, settings_.ingest_token)
     except InsecureBind as exc:
         _fail(str(exc), 2)
-    application = App(settings_, writer_policy="reject")
+    application = App(settings_)
     try:
         api = create_app(application)
     except StoreError as exc:

@@ -96,7 +96,7 @@ _DAY_MS = 24 * _HOUR_MS
 
 EVENTS: tuple[Column, ...] = (
     # --- identity of the record and time -------------------------------------------------
-    Column("event_id", pa.string(), "Stable id of the record: a hash of its source position, so a re-ingest of the same line yields the same id.", required=True),
+    Column("event_id", pa.string(), "Stable id of the record: a hash of a natural key (client session + event id, Segment messageId) or else of its source position, so re-reading the same input yields the same id.", required=True),
     Column("kind", pa.string(), "What the record is; see the kinds table.", allowed=KINDS, required=True),
     Column("ts", TIMESTAMP, "When it happened, in UTC on the server clock (client records are skew-corrected).", unit="µs UTC", required=True),
     Column("duration_ms", pa.float64(), "How long it took: request time, span length, fetch time, page load.", unit="ms", minimum=0, maximum=_HOUR_MS),

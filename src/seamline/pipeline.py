@@ -21,6 +21,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from seamline.batcher import Batcher
 from seamline.dictionary import KINDS
 from seamline.schema import EVENTS_SCHEMA, QUARANTINE_SCHEMA, SCHEMA_VERSION, rows_to_batch
 from seamline.sources import Parser, Rejected, Row, detect_source, get_source
@@ -38,6 +39,7 @@ from seamline.store.base import Append, Statement, Store
 from seamline.store.writer import Writer
 from seamline.transforms import PIPELINE, Context, Transform, apply
 from seamline.validate import count_out_of_range
+from seamline.wal import WriteAheadLog, read_frames, segments, wal_origin
 
 _CHECKPOINT_SQL = """
 INSERT INTO ingest_offsets (origin, fingerprint, offset_bytes, lines, updated_at)
@@ -73,6 +75,15 @@ class IngestResult:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready counts."""
         return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """What a logged body holds, as parsed: rows to store and entries quarantined, with reasons."""
+
+    rows: int
+    quarantined: int
+    reasons: dict[str, int]
 
 
 def event_id(origin: str, position: int, index: int) -> str:
@@ -244,8 +255,6 @@ class _Run:
                 result.quarantine_reasons[key] = result.quarantine_reasons.get(key, 0) + 1
             if batch.num_rows:
                 batch = apply(batch, self.ingestor.ctx, self.ingestor.transforms)
-                for col, n in count_out_of_range(batch).items():
-                    result.out_of_range[col] = result.out_of_range.get(col, 0) + n
                 ops.append(Append("events", batch))
                 result.rows_stored += batch.num_rows
         if self.bad:
@@ -274,6 +283,7 @@ class Ingestor:
         self.transforms = transforms
         self.settings = ctx.settings
         self.recent_ids = RecentIds()
+        self._batcher: Batcher | None = None
 
     # -- files -------------------------------------------------------------------------------
     def ingest_file(
@@ -324,37 +334,86 @@ class Ingestor:
         self.writer.flush()
         if progress and last is not None:
             progress(last.end_offset)
+        if result.rows_stored:
+            result.out_of_range = count_out_of_range(self.store, "ingest_batch_id = ?", [run.batch_id])
         result.resumed_from_line = start_line
         result.seconds = time.perf_counter() - started
         return result
 
     # -- bodies (HTTP) -----------------------------------------------------------------------
-    def ingest_body(
-        self,
-        source: str,
-        origin: str,
-        records: Iterable[RawRecord],
-        received_at_us: int,
-        batch_id: str,
-        parser: Parser | None = None,
-        line_indexed: bool = False,
-    ) -> tuple[IngestResult, Future[int]]:
-        """Parse one request's records and submit them as one transaction.
+    def accept_body(self, wal: WriteAheadLog, header: dict[str, Any], body: bytes) -> tuple[Accepted, Future[int]]:
+        """Parse one request body, log it durably, and queue its rows for a shared commit.
 
-        Returns the counts and a Future that resolves when the rows are committed; an HTTP
-        handler answers 'accepted' only after that. `line_indexed` numbers rows by the line
-        they came from (NDJSON bodies), since all lines share the request's position.
+        `header` names the source, origin, request number (`position`), receive time,
+        parser `options` and whether the body is NDJSON (`lines`). When this returns, the
+        body is in the write-ahead log, so the caller may acknowledge it; the Future
+        resolves when its rows are committed to the store.
         """
-        run = _Run(self, source, origin, parser or get_source(source).make_parser({}), received_at_us, batch_id)
-        for i, record in enumerate(records):
-            run.add(record, index_base=i if line_indexed else None)
-        try:
-            future = self.writer.submit(run.take_ops())
-        except Exception:
-            self.recent_ids.forget(run.natural_ids)
-            raise
+        run = self._parse_body(header, body)
+        accepted = Accepted(len(run.rows), len(run.bad), dict(run.result.quarantine_reasons))
+        with wal.lock:  # log order = hand-off order, so a committed position covers all before it
+            position = wal.append(header, body)
+            try:
+                future = self.batcher.submit(run, position)
+            except Exception:
+                self.recent_ids.forget(run.natural_ids)
+                raise
         future.add_done_callback(lambda f: f.exception() and self.recent_ids.forget(run.natural_ids))
-        return run.result, future
+        return accepted, future
+
+    def _parse_body(self, header: dict[str, Any], body: bytes) -> _Run:
+        source = header["source"]
+        parser = get_source(source).make_parser(header.get("options") or {})
+        run = _Run(self, source, header["origin"], parser, header["received_us"], header["batch_id"])
+        position = header["position"]
+        if header.get("lines"):
+            lines = [line for line in body.splitlines() if line.strip()]
+            for i, line in enumerate(lines):
+                run.add(RawRecord(position, line, 0), index_base=i)
+        else:
+            run.add(RawRecord(position, body, len(body)))
+        return run
+
+    def replay_wal(self, wal_dir: Path, keep: str | None = None) -> int:
+        """Store every logged body past its segment's committed position; returns bodies replayed.
+
+        Segments wholly committed afterwards are deleted, except `keep` (the one in use).
+        """
+        replayed = 0
+        futures: list[Future[int]] = []
+        for path in segments(wal_dir):
+            committed = self.store.query(
+                "SELECT offset_bytes FROM ingest_offsets WHERE origin = ?", [wal_origin(path.name)]
+            ).to_pylist()
+            start = committed[0]["offset_bytes"] if committed else 0
+            for frame in read_frames(path, start):
+                run = self._parse_body(frame.header, frame.body)
+                futures.append(self.batcher.submit(run, frame.end))
+                replayed += 1
+        for future in futures:
+            future.result()
+        for path in segments(wal_dir):
+            if path.name == keep:
+                continue
+            committed = self.store.query(
+                "SELECT offset_bytes FROM ingest_offsets WHERE origin = ?", [wal_origin(path.name)]
+            ).to_pylist()
+            if (committed and committed[0]["offset_bytes"] >= path.stat().st_size) or path.stat().st_size == 0:
+                path.unlink()
+        return replayed
+
+    @property
+    def batcher(self) -> Batcher:
+        """The batcher that merges small bodies into shared transactions (started on first use)."""
+        if self._batcher is None:
+            self._batcher = Batcher(self)
+        return self._batcher
+
+    def close(self) -> None:
+        """Flush the batcher (the writer is closed by its owner)."""
+        if self._batcher is not None:
+            self._batcher.close()
+            self._batcher = None
 
 
 def _check_row(row: Row, now_us: int, future_us: int, past_us: int) -> str | None:

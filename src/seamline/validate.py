@@ -1,45 +1,42 @@
 """Range checks from the data dictionary: values outside the expected range are counted.
 
 Out-of-range values are reported, never dropped: a 2-hour request is suspicious, not
-impossible, and the person looking at the data decides.
+impossible, and the person looking at the data decides. The check is one SQL scan over
+stored rows (per ingest run, or any filter), which costs far less than checking each
+small batch on the ingest path.
 """
 
 from __future__ import annotations
 
-import pyarrow as pa
-import pyarrow.compute as pc
+from collections.abc import Sequence
+from typing import Any
 
 from seamline.dictionary import EVENTS, Column
+from seamline.store.base import Store
+
+CHECKED: tuple[Column, ...] = tuple(c for c in EVENTS if c.allowed or c.minimum is not None or c.maximum is not None)
 
 
-def _outside(col: Column, values: pa.Array | pa.ChunkedArray) -> int:
+def _condition(col: Column) -> str:
+    name = f'"{col.name}"'
     if col.allowed:
-        present = values.drop_null()
-        if len(present) == 0:
-            return 0
-        inside = pc.is_in(present, value_set=pa.array(col.allowed, type=pa.string()))
-        return int(len(present) - pc.sum(inside).as_py())
-    if col.minimum is None and col.maximum is None:
-        return 0
-    numeric = values.cast(pa.float64()) if not pa.types.is_floating(values.type) else values
-    bad = pa.array([False] * len(numeric)) if len(numeric) else pa.array([], pa.bool_())
+        values = ", ".join("'" + v.replace("'", "''") + "'" for v in col.allowed)
+        return f"{name} NOT IN ({values})"
+    parts = []
     if col.minimum is not None:
-        bad = pc.or_(bad, pc.fill_null(pc.less(numeric, col.minimum), False))
+        parts.append(f"{name} < {col.minimum!r}")
     if col.maximum is not None:
-        bad = pc.or_(bad, pc.fill_null(pc.greater(numeric, col.maximum), False))
-    return int(pc.sum(bad).as_py() or 0)
+        parts.append(f"{name} > {col.maximum!r}")
+    return " OR ".join(parts)
 
 
-_CHECKED = tuple(c for c in EVENTS if c.allowed or c.minimum is not None or c.maximum is not None)
+def out_of_range_sql(table: str = "events", where: str = "true") -> str:
+    """One query counting, per checked column, the values outside the dictionary range."""
+    counts = ", ".join(f'count_if({_condition(c)}) AS "{c.name}"' for c in CHECKED)
+    return f"SELECT {counts} FROM {table} WHERE {where}"
 
 
-def count_out_of_range(batch: pa.RecordBatch) -> dict[str, int]:
-    """Per column, how many values fall outside the dictionary's expected range."""
-    counts: dict[str, int] = {}
-    for col in _CHECKED:
-        if col.name not in batch.schema.names:
-            continue
-        n = _outside(col, batch.column(col.name))
-        if n:
-            counts[col.name] = n
-    return counts
+def count_out_of_range(store: Store, where: str = "true", params: Sequence[Any] | None = None) -> dict[str, int]:
+    """Per column, how many stored values fall outside the expected range (zero counts omitted)."""
+    row = store.query(out_of_range_sql(where=where), params).to_pylist()[0]
+    return {name: int(n) for name, n in row.items() if n}

@@ -32,27 +32,25 @@ def _is_hex(text: str, length: int) -> bool:
     return len(text) == length and all(c in _HEX for c in text)
 
 
+_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+
+
 def parse_traceparent(value: str | None) -> TraceContext | None:
     """Parse a traceparent header; None when it is absent or invalid (then a new trace starts)."""
     if not value:
         return None
     value = value.strip()
-    if len(value) < 55 or value[2] != "-":
+    match = _TRACEPARENT.match(value)
+    if match is None:
         return None
-    version = value[:2]
-    if not _is_hex(version, 2) or version == "ff":
+    version, trace_id, span_id, flags = match.groups()
+    if version == "ff" or trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
         return None
-    if version == "00" and len(value) != 55:
-        return None
-    if version != "00" and len(value) > 55 and value[55] != "-":
-        return None
-    trace_id, span_id, flags = value[3:35], value[36:52], value[53:55]
-    if value[35] != "-" or value[52] != "-":
-        return None
-    if not (_is_hex(trace_id, 32) and _is_hex(span_id, 16) and _is_hex(flags, 2)):
-        return None
-    if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
-        return None
+    if version == "00":
+        if len(value) != 55:
+            return None
+    elif len(value) > 55 and value[55] != "-":
+        return None  # a future version may append fields, but only after a dash
     return TraceContext(trace_id, span_id, bool(int(flags, 16) & 1), int(version, 16))
 
 

@@ -34,12 +34,15 @@ class _Item:
 class Writer:
     """Background thread that commits transactions to the store in arrival order."""
 
-    def __init__(self, store: Store, max_batches: int = 8, policy: Literal["block", "reject"] = "block") -> None:
+    def __init__(
+        self, store: Store, max_batches: int = 8, policy: Literal["block", "reject"] = "block", max_group: int = 64
+    ) -> None:
         self._store = store
         self._policy = policy
         self._queue: queue.Queue[_Item | None] = queue.Queue(maxsize=max_batches)
         self._failure: BaseException | None = None
         self.rows_written = 0
+        self._max_group = max_group
         self._thread = threading.Thread(target=self._run, name="seamline-writer", daemon=True)
         self._thread.start()
 
@@ -80,18 +83,66 @@ class Writer:
             raise RuntimeError(f"the store writer failed: {self._failure}") from self._failure
 
     def _run(self) -> None:
-        while True:
+        pending: _Item | None = None  # a barrier or the close sentinel met while grouping
+        closing = False
+        while not closing:
             item = self._queue.get()
             if item is None:
                 return
             if item.ops is None:
                 item.done.set_result(0)
                 continue
-            try:
-                n = self._store.apply(item.ops)
-            except BaseException as exc:  # surfaced to the producer through the Future and flush()
+            group = [item]
+            # Group commit: whatever else is already waiting joins this transaction, so under
+            # load many small requests share one commit instead of paying for one each.
+            while len(group) < self._max_group:
+                try:
+                    extra = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if extra is None:
+                    closing = True
+                    break
+                if extra.ops is None:
+                    pending = extra
+                    break
+                group.append(extra)
+            self._commit(group)
+            if pending is not None:  # a flush barrier is released only after what preceded it
+                pending.done.set_result(0)
+                pending = None
+
+    def _commit(self, group: list[_Item]) -> None:
+        try:
+            n = self._store.apply(_merge([op for item in group for op in item.ops or ()]))
+        except BaseException as exc:
+            if len(group) == 1:
                 self._failure = exc
-                item.done.set_exception(exc)
-                continue
-            self.rows_written += n
-            item.done.set_result(n)
+                group[0].done.set_exception(exc)
+                return
+            # One bad transaction must not fail its neighbours: retry each on its own.
+            for item in group:
+                self._commit([item])
+            return
+        self.rows_written += n
+        # Report to each producer the rows of its own transaction.
+        for item in group:
+            item.done.set_result(sum(_rows(op) for op in item.ops or ()))
+
+
+def _rows(op: Append | Statement) -> int:
+    return op.batch.num_rows if isinstance(op, Append) else 0
+
+
+def _merge(ops: list[Append | Statement]) -> list[Append | Statement]:
+    """Statements in order, then one append per table: fewer, larger inserts."""
+    statements: list[Append | Statement] = [op for op in ops if isinstance(op, Statement)]
+    by_table: dict[str, list[pa.Table]] = {}
+    for op in ops:
+        if isinstance(op, Append) and op.batch.num_rows:
+            table = pa.Table.from_batches([op.batch]) if isinstance(op.batch, pa.RecordBatch) else op.batch
+            by_table.setdefault(op.table, []).append(table)
+    appends: list[Append | Statement] = [
+        Append(name, tables[0] if len(tables) == 1 else pa.concat_tables(tables)) for name, tables in by_table.items()
+    ]
+    return statements + appends

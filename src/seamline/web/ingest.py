@@ -8,7 +8,6 @@ carries but cannot be stored is quarantined and named in the response.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 import uuid
@@ -21,9 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from seamline.app import App
-from seamline.pipeline import IngestResult
-from seamline.sources import get_source
-from seamline.sources._framing import RawRecord
+from seamline.pipeline import Accepted
 from seamline.store import QueueFull, Statement
 
 _PROTOBUF = "application/x-protobuf"
@@ -94,8 +91,9 @@ class IngestEndpoints:
         self.router = APIRouter()
         r = self.router
         r.add_api_route("/v1/client", self.client, methods=["POST"], summary="Client event batch (SDK wire format)")
-        for path in ("/v1/batch", "/v1/track", "/v1/page", "/v1/screen", "/v1/identify", "/v1/group", "/v1/alias"):
-            r.add_api_route(path, self.segment, methods=["POST"], summary="Segment-compatible call or batch")
+        r.add_api_route("/v1/batch", self.segment, methods=["POST"], summary="Segment-compatible batch")
+        for call in ("track", "page", "screen", "identify", "group", "alias"):
+            r.add_api_route(f"/v1/{call}", self.segment, methods=["POST"], summary=f"Segment {call} call")
         r.add_api_route("/v1/traces", self.otlp_traces, methods=["POST"], summary="OTLP/HTTP traces")
         r.add_api_route("/v1/logs", self.otlp_logs, methods=["POST"], summary="OTLP/HTTP logs")
         r.add_api_route("/v1/json-logs", self.json_logs, methods=["POST"], summary="NDJSON log lines")
@@ -106,8 +104,9 @@ class IngestEndpoints:
         return await self._ingest(request, "client_events")
 
     async def segment(self, request: Request) -> Response:
-        """A Segment batch envelope or single call."""
-        return await self._ingest(request, "segment")
+        """A Segment batch envelope, or a single call whose type the path names (as Segment's API does)."""
+        call = request.url.path.rsplit("/", 1)[-1]
+        return await self._ingest(request, "segment", options={"type": call} if call != "batch" else None)
 
     async def otlp_traces(self, request: Request) -> Response:
         """An OTLP ExportTraceServiceRequest, JSON or protobuf."""
@@ -141,29 +140,31 @@ class IngestEndpoints:
         if not body.strip():
             return _error(400, "empty body", protobuf)
         received_us = time.time_ns() // 1000
-        seq = self.sequence.next()
         stats = self._stats(source)
-        origin = f"http:{request.url.path}"
-        if lines:
-            records = [RawRecord(seq, line, 0) for line in body.splitlines() if line.strip()]
-        else:
-            records = [RawRecord(seq, body, len(body))]
-        parser = get_source(source).make_parser(options or {})
+        options = dict(options or {})
+        if source in ("client_events", "segment"):
+            # The parser corrects device clocks against the moment the body arrived.
+            options["received_at_ms"] = str(received_us / 1000)
+        header = {
+            "source": source,
+            "origin": f"http:{request.url.path}",
+            "position": self.sequence.next(),
+            "received_us": received_us,
+            "batch_id": stats.batch_id,
+            "options": options,
+            "lines": lines,
+        }
         try:
-            result, future = await run_in_threadpool(
-                self.app.ingestor.ingest_body, source, origin, records, received_us, stats.batch_id, parser, lines
-            )
+            accepted, _ = await run_in_threadpool(self.app.ingestor.accept_body, self.app.wal, header, body)
         except QueueFull:
-            return _error(503, "ingest queue is full; retry shortly", protobuf, headers={"Retry-After": "1"})
-        try:
-            await asyncio.wrap_future(future)
-        except Exception as exc:  # the commit failed: nothing was stored, so the client must retry
-            return _error(503, f"could not store the data: {exc}", protobuf, headers={"Retry-After": "1"})
+            return _error(503, "ingest backlog is full; retry shortly", protobuf, headers={"Retry-After": "1"})
+        except OSError as exc:  # the write-ahead log could not be written: nothing was accepted
+            return _error(503, f"could not log the request durably: {exc}", protobuf, headers={"Retry-After": "1"})
         with self._stats_lock:
             stats.requests += 1
-            stats.rows_stored += result.rows_stored
-            stats.rows_quarantined += result.rows_quarantined
-        return _answer(result, otlp, protobuf)
+            stats.rows_stored += accepted.rows
+            stats.rows_quarantined += accepted.quarantined
+        return _answer(accepted, otlp, protobuf)
 
     def _stats(self, source: str) -> EndpointStats:
         with self._stats_lock:
@@ -195,27 +196,27 @@ class IngestEndpoints:
             )
 
 
-def _rejections(result: IngestResult) -> list[dict[str, object]]:
-    return [{"reason": reason, "count": n} for reason, n in result.quarantine_reasons.items()]
+def _rejections(result: Accepted) -> list[dict[str, object]]:
+    return [{"reason": reason, "count": n} for reason, n in result.reasons.items()]
 
 
-def _answer(result: IngestResult, otlp: str | None, protobuf: bool) -> Response:
+def _answer(result: Accepted, otlp: str | None, protobuf: bool) -> Response:
     if otlp is not None:
         return _otlp_answer(result, otlp, protobuf)
-    body = {"accepted": result.rows_stored, "quarantined": result.rows_quarantined, "rejected": _rejections(result)}
-    if result.rows_stored == 0 and result.rows_quarantined:
+    body = {"accepted": result.rows, "quarantined": result.quarantined, "rejected": _rejections(result)}
+    if result.rows == 0 and result.quarantined:
         # Nothing usable: tell the client why (the record is kept in quarantine all the same).
         return JSONResponse({"error": "no record could be stored", **body}, status_code=400)
     return JSONResponse(body)
 
 
-def _otlp_answer(result: IngestResult, signal: str, protobuf: bool) -> Response:
+def _otlp_answer(result: Accepted, signal: str, protobuf: bool) -> Response:
     # OTLP/HTTP: 200 with an Export*ServiceResponse; partial_success names what was rejected.
     rejected_field = "rejectedSpans" if signal == "traces" else "rejectedLogRecords"
     partial = {}
-    if result.rows_quarantined:
+    if result.quarantined:
         reasons = "; ".join(f"{r['count']}x {r['reason']}" for r in _rejections(result))
-        partial = {"partialSuccess": {rejected_field: result.rows_quarantined, "errorMessage": reasons}}
+        partial = {"partialSuccess": {rejected_field: result.quarantined, "errorMessage": reasons}}
     if not protobuf:
         return Response(orjson.dumps(partial), media_type="application/json")
     if signal == "traces":

@@ -55,7 +55,8 @@ def create_app(app: App) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        app.writer  # noqa: B018 - open the store and start the writer before the first request
+        # Store what earlier runs acknowledged but had not committed, before taking new requests.
+        app.ingestor.replay_wal(app.wal.directory, keep=app.wal.current_segment)
         yield
         endpoints.record_totals()
         app.close()
