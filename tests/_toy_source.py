@@ -1,6 +1,6 @@
 """A minimal line format used to test the pipeline apart from any real source.
 
-Each line is `ISO-timestamp|kind|duration_ms|user_id[|event_id]`.
+Each line is `ISO-timestamp|kind|duration_ms|user_id[|event_id]`; option `sep` changes the separator.
 """
 
 from __future__ import annotations
@@ -20,11 +20,13 @@ def sniff(sample: bytes, filename: str) -> float:
 
 
 def make_parser(options: Mapping[str, str]) -> Parser:
+    sep = options.get("sep", "|")
+
     def parse(record: bytes) -> Iterator[Row]:
         text = record.decode("utf-8")
-        parts = text.split("|")
+        parts = text.split(sep)
         if len(parts) < 4:
-            raise BadRecord(f"expected 4 fields separated by '|', got {len(parts)}")
+            raise BadRecord(f"expected 4 fields separated by {sep!r}, got {len(parts)}")
         try:
             ts = iso_to_us(parts[0])
         except BadTimestamp as exc:

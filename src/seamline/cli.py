@@ -143,6 +143,13 @@ def ingest(
     ] = None,
     service: Annotated[str | None, typer.Option(help="Service name for records that do not carry one.")] = None,
     option: Annotated[list[str], typer.Option("--option", help="Extra source option key=value (repeatable).")] = [],  # noqa: B006
+    flags_timeline: Annotated[
+        Path | None, typer.Option(help="Feature-flag changes over time (JSON, NDJSON or CSV ts,flag,variant).")
+    ] = None,
+    segments: Annotated[Path | None, typer.Option(help="User segments: CSV user_id,segment or JSON.")] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Keep reading one growing file (survives rotation).")
+    ] = False,
     json_out: JsonFlag = False,
     home: HomeOption = None,
 ) -> None:
@@ -151,10 +158,16 @@ def ingest(
     if not files:
         _fail("nothing to ingest", 2)
     opts = _options(option, log_format=log_format, preset=preset, service=service)
+    if follow:
+        if len(files) != 1:
+            _fail("--follow takes exactly one file", 2)
+        _follow(files[0], source, opts, flags_timeline, segments, home)
+        return
     results: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
     try:
         with _app(home) as application:
+            _load_enrichment(application, flags_timeline, segments)
             for path in files:
                 name = source
                 if name is None:
@@ -210,6 +223,50 @@ def ingest(
         f"read {totals['records_read']:,} records: stored {totals['rows_stored']:,} rows, "
         f"quarantined {totals['rows_quarantined']:,} (see `seamline quarantine list`)"
     )
+
+
+def _load_enrichment(application: App, flags_timeline: Path | None, segments: Path | None) -> None:
+    from seamline.transforms.enrich import load_flag_timeline, load_segment_map
+
+    try:
+        if flags_timeline is not None:
+            application.context.flag_timeline = load_flag_timeline(flags_timeline)
+        if segments is not None:
+            application.context.segment_map = load_segment_map(segments)
+    except (OSError, ValueError) as exc:
+        _fail(str(exc), 2)
+
+
+def _follow(
+    path: Path,
+    source: str | None,
+    opts: dict[str, str],
+    flags_timeline: Path | None,
+    segments: Path | None,
+    home: Path | None,
+) -> None:
+    from seamline.follow import follow_file
+
+    with _app(home) as application:
+        _load_enrichment(application, flags_timeline, segments)
+        err_console.print(f"following {path} (Ctrl-C to stop)")
+        try:
+            stats = follow_file(
+                application.ingestor,
+                path,
+                source,
+                opts,
+                on_poll=lambda s: err_console.print(
+                    f"  read {s.records_read:,}  stored {s.rows_stored:,}  quarantined {s.rows_quarantined:,}"
+                    f"  rotations {s.rotations}"
+                ),
+            )
+        except KeyboardInterrupt:
+            return
+        except (ValueError, UnknownSource) as exc:
+            _fail(str(exc), 2)
+            return
+    console.print(f"stored {stats.rows_stored:,} rows")
 
 
 @app.command()
@@ -425,6 +482,34 @@ def serve(
         f"(data in {settings_.database_path})"
     )
     uvicorn.run(api, host=settings_.host, port=settings_.port, log_level="warning")
+
+
+@quarantine_app.command("reingest")
+def quarantine_reingest(
+    source: Annotated[str | None, typer.Option("--source", "-s", help="Parse with this source instead.")] = None,
+    log_format: Annotated[str | None, typer.Option(help="Corrected nginx/Apache log format.")] = None,
+    preset: Annotated[str | None, typer.Option(help="Corrected JSON log preset.")] = None,
+    option: Annotated[list[str], typer.Option("--option", help="Source option key=value (repeatable).")] = [],  # noqa: B006
+    reason: Annotated[str | None, typer.Option(help="Only entries whose reason contains this text.")] = None,
+    origin: Annotated[str | None, typer.Option(help="Only entries from this file or endpoint.")] = None,
+    json_out: JsonFlag = False,
+    home: HomeOption = None,
+) -> None:
+    """Try quarantined records again (after a fix); store what now parses, keep the rest."""
+    from seamline.quarantine import reingest
+
+    opts = _options(option, log_format=log_format, preset=preset)
+    with _app(home) as application:
+        result = reingest(application.ingestor, source, opts, reason, origin)
+    if json_out:
+        print(to_json(result.as_dict()))
+        return
+    console.print(
+        f"considered {result.considered:,}: resolved {result.resolved:,} ({result.stored_rows:,} rows "
+        f"stored), still failing {result.still_failing:,}, unrecoverable {result.unrecoverable:,}"
+    )
+    for why, n in sorted(result.reasons.items(), key=lambda kv: -kv[1])[:10]:
+        console.print(f"  {n:,} x {why}")
 
 
 def main() -> None:

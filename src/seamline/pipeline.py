@@ -34,6 +34,7 @@ from seamline.sources._framing import (
     iter_whole,
     open_input,
     read_sample,
+    same_file,
 )
 from seamline.store.base import Append, Statement, Store
 from seamline.store.writer import Writer
@@ -306,7 +307,7 @@ class Ingestor:
             "SELECT fingerprint, offset_bytes, lines FROM ingest_offsets WHERE origin = ?", [origin]
         ).to_pylist()
         start_offset = start_line = 0
-        if prior and prior[0]["fingerprint"] == fp:
+        if prior and same_file(path, prior[0]["fingerprint"]):
             start_offset, start_line = prior[0]["offset_bytes"], prior[0]["lines"]
             if module.FRAMING == "whole":
                 # A whole-body file is one record: already ingested means nothing to do.

@@ -52,11 +52,23 @@ def open_input(path: Path) -> BinaryIO:
     return path.open("rb")
 
 
-def fingerprint(path: Path) -> str:
-    """Hash of the first bytes of the (raw) file: changes when a file is replaced or rotated."""
+def fingerprint(path: Path, length: int = FINGERPRINT_BYTES) -> str:
+    """`<n>:<hash>` of the file's first n bytes (n = up to `length`): identifies the file, not its growth.
+
+    A file shorter than `length` is hashed over what it has, and the length is kept, so the
+    same file after it grows still matches (see `same_file`).
+    """
     with path.open("rb") as f:
-        head = f.read(FINGERPRINT_BYTES)
-    return hashlib.blake2b(head, digest_size=12).hexdigest()
+        head = f.read(length)
+    return f"{len(head)}:{hashlib.blake2b(head, digest_size=12).hexdigest()}"
+
+
+def same_file(path: Path, stored: str) -> bool:
+    """True when `path` still starts with the bytes a stored fingerprint was taken over."""
+    length, _, _ = stored.partition(":")
+    if not length.isdigit():
+        return False
+    return fingerprint(path, int(length)) == stored
 
 
 def read_sample(path: Path, size: int = 16_384) -> bytes:
