@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from seamline.sources import Rejected, get_source
+from seamline.sources import Rejected, framing_for, get_source
 from seamline.sources._framing import FramingProblem, iter_lines, iter_whole, open_input
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -35,9 +35,10 @@ def _parse_file(source: str, path: Path) -> list[dict]:
     options = orjson.loads(options_path.read_bytes()) if options_path.exists() else {}
     module = get_source(source)
     parser = module.make_parser(options)
+    framing = framing_for(module, options, path.name)
     out: list[dict] = []
     with open_input(path) as stream:
-        records = iter_whole(stream, 50_000_000) if module.FRAMING == "whole" else iter_lines(stream, 1_048_576)
+        records = iter_whole(stream, 50_000_000) if framing == "whole" else iter_lines(stream, 1_048_576)
         for record in records:
             if isinstance(record.data, FramingProblem):
                 out.append({"line": record.position, "rejected": record.data.reason})

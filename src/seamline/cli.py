@@ -119,8 +119,22 @@ def _expand(paths: list[str]) -> list[Path]:
     return found
 
 
+def _with_sibling_log_format(path: Path, source: str, options: dict[str, str]) -> dict[str, str]:
+    """Access logs: use a log_format.txt lying beside the file when none was given."""
+    sibling = path.parent / "log_format.txt"
+    if source in ("nginx", "apache") and "log_format" not in options and sibling.is_file():
+        return {**options, "log_format": sibling.read_text()}
+    return options
+
+
 def _options(pairs: list[str], **named: str | None) -> dict[str, str]:
     options = {k: v for k, v in named.items() if v}
+    log_format = options.get("log_format", "")
+    if log_format.startswith("@"):
+        try:
+            options["log_format"] = Path(log_format[1:]).read_text()
+        except OSError as exc:
+            _fail(f"cannot read the log format file: {exc}", 2)
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
@@ -178,6 +192,7 @@ def ingest(
                             _fail(str(exc), 2)
                         skipped.append({"file": str(path), "reason": str(exc)})
                         continue
+                file_opts = _with_sibling_log_format(path, name, opts)
                 total = None if is_gzip(path) else path.stat().st_size
                 with Progress(
                     TextColumn(f"[bold]{name}[/bold] {path.name}"),
@@ -191,10 +206,10 @@ def ingest(
                 ) as progress:
                     task = progress.add_task("ingest", total=total)
                     result = application.ingestor.ingest_file(
-                        path, source=name, options=opts, progress=lambda n, t=task: progress.update(t, completed=n)
+                        path, source=name, options=file_opts, progress=lambda n, t=task: progress.update(t, completed=n)
                     )
                 results.append(result.as_dict())
-    except (StoreError, UnknownSource) as exc:
+    except (StoreError, UnknownSource, ValueError) as exc:
         _fail(str(exc))
     totals = {k: sum(r[k] for r in results) for k in ("records_read", "rows_stored", "rows_quarantined")}
     seconds = sum(r["seconds"] for r in results)

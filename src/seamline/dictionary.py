@@ -96,18 +96,70 @@ _DAY_MS = 24 * _HOUR_MS
 
 EVENTS: tuple[Column, ...] = (
     # --- identity of the record and time -------------------------------------------------
-    Column("event_id", pa.string(), "Stable id of the record: a hash of a natural key (client session + event id, Segment messageId) or else of its source position, so re-reading the same input yields the same id.", required=True),
+    Column(
+        "event_id",
+        pa.string(),
+        "Stable id of the record: a hash of a natural key (client session + event id, Segment messageId) or else of its source position, so re-reading the same input yields the same id.",
+        required=True,
+    ),
     Column("kind", pa.string(), "What the record is; see the kinds table.", allowed=KINDS, required=True),
-    Column("ts", TIMESTAMP, "When it happened, in UTC on the server clock (client records are skew-corrected).", unit="µs UTC", required=True),
-    Column("duration_ms", pa.float64(), "How long it took: request time, span length, fetch time, page load.", unit="ms", minimum=0, maximum=_HOUR_MS),
-    Column("received_at", TIMESTAMP, "When the record reached a collector (Seamline's endpoint or the file's writer).", unit="µs UTC"),
-    Column("client_ts_raw", pa.string(), "The client timestamp exactly as the client sent it, before any parsing or correction."),
+    Column(
+        "ts",
+        TIMESTAMP,
+        "When it happened, in UTC on the server clock (client records are skew-corrected).",
+        unit="µs UTC",
+        required=True,
+    ),
+    Column(
+        "duration_ms",
+        pa.float64(),
+        "How long it took: request time, span length, fetch time, page load.",
+        unit="ms",
+        minimum=0,
+        maximum=_HOUR_MS,
+    ),
+    Column(
+        "received_at",
+        TIMESTAMP,
+        "When the record reached a collector (Seamline's endpoint or the file's writer).",
+        unit="µs UTC",
+    ),
+    Column(
+        "client_ts_raw",
+        pa.string(),
+        "The client timestamp exactly as the client sent it, before any parsing or correction.",
+    ),
     # --- identity of the person and device ------------------------------------------------
-    Column("session_id", pa.string(), "Browser session id (random, rotates after inactivity).", privacy=Privacy.PSEUDONYMOUS),
-    Column("user_id", pa.string(), "Keyed HMAC pseudonym of the signed-in user id; the raw id is never stored.", privacy=Privacy.PSEUDONYMOUS),
-    Column("anonymous_id", pa.string(), "Keyed HMAC pseudonym of the anonymous (device-scoped) visitor id.", privacy=Privacy.PSEUDONYMOUS),
-    Column("device_id", pa.string(), "Pseudonym of the device or browser profile; the unit clock skew is estimated for.", privacy=Privacy.PSEUDONYMOUS),
-    Column("client_ip", pa.string(), "Keyed HMAC pseudonym of the (optionally truncated) client IP address.", privacy=Privacy.PSEUDONYMOUS),
+    Column(
+        "session_id",
+        pa.string(),
+        "Browser session id (random, rotates after inactivity).",
+        privacy=Privacy.PSEUDONYMOUS,
+    ),
+    Column(
+        "user_id",
+        pa.string(),
+        "Keyed HMAC pseudonym of the signed-in user id; the raw id is never stored.",
+        privacy=Privacy.PSEUDONYMOUS,
+    ),
+    Column(
+        "anonymous_id",
+        pa.string(),
+        "Keyed HMAC pseudonym of the anonymous (device-scoped) visitor id.",
+        privacy=Privacy.PSEUDONYMOUS,
+    ),
+    Column(
+        "device_id",
+        pa.string(),
+        "Pseudonym of the device or browser profile; the unit clock skew is estimated for.",
+        privacy=Privacy.PSEUDONYMOUS,
+    ),
+    Column(
+        "client_ip",
+        pa.string(),
+        "Keyed HMAC pseudonym of the (optionally truncated) client IP address.",
+        privacy=Privacy.PSEUDONYMOUS,
+    ),
     # --- correlation ids ----------------------------------------------------------------------
     Column("trace_id", pa.string(), "W3C trace id, 32 lowercase hex digits.", unit="hex"),
     Column("span_id", pa.string(), "W3C span (parent-id) of this record, 16 lowercase hex digits.", unit="hex"),
@@ -124,12 +176,30 @@ EVENTS: tuple[Column, ...] = (
     Column("region", pa.string(), "Coarse geographic region of the client (e.g. eu-west); never finer than a country."),
     # --- HTTP ----------------------------------------------------------------------------------
     Column("http_method", pa.string(), "HTTP request method.", allowed=HTTP_METHODS),
-    Column("url", pa.string(), "Request URL or path, with secrets and personal data scrubbed from path and query.", privacy=Privacy.PERSONAL),
+    Column(
+        "url",
+        pa.string(),
+        "Request URL or path, with secrets and personal data scrubbed from path and query.",
+        privacy=Privacy.PERSONAL,
+    ),
     Column("route", pa.string(), "Route template of the request path, e.g. /product/{id}."),
-    Column("http_status", pa.int16(), "HTTP response status code (0 when the request never got a response).", minimum=0, maximum=599),
+    Column(
+        "http_status",
+        pa.int16(),
+        "HTTP response status code (0 when the request never got a response).",
+        minimum=0,
+        maximum=599,
+    ),
     Column("request_bytes", pa.int64(), "Bytes in the request body.", unit="bytes", minimum=0, maximum=1e10),
     Column("response_bytes", pa.int64(), "Bytes in the response body.", unit="bytes", minimum=0, maximum=1e10),
-    Column("upstream_ms", pa.float64(), "Time the gateway waited for its upstream (nginx $upstream_response_time).", unit="ms", minimum=0, maximum=_HOUR_MS),
+    Column(
+        "upstream_ms",
+        pa.float64(),
+        "Time the gateway waited for its upstream (nginx $upstream_response_time).",
+        unit="ms",
+        minimum=0,
+        maximum=_HOUR_MS,
+    ),
     # --- client context ------------------------------------------------------------------------
     Column("page", pa.string(), "Route template of the page the client was on.", privacy=Privacy.NONE),
     Column("referrer", pa.string(), "Referring page, scrubbed like url.", privacy=Privacy.PERSONAL),
@@ -138,11 +208,24 @@ EVENTS: tuple[Column, ...] = (
     Column("browser_version", pa.string(), "Browser major version."),
     Column("os", pa.string(), "Operating system family."),
     Column("device_type", pa.string(), "Device class.", allowed=DEVICE_TYPES),
-    Column("network_type", pa.string(), "Network Information API effective type: slow-2g, 2g, 3g, 4g, or wifi/ethernet."),
-    Column("network_rtt_ms", pa.float64(), "Round-trip estimate from the Network Information API.", unit="ms", minimum=0, maximum=60_000),
+    Column(
+        "network_type", pa.string(), "Network Information API effective type: slow-2g, 2g, 3g, 4g, or wifi/ethernet."
+    ),
+    Column(
+        "network_rtt_ms",
+        pa.float64(),
+        "Round-trip estimate from the Network Information API.",
+        unit="ms",
+        minimum=0,
+        maximum=60_000,
+    ),
     Column("visibility", pa.string(), "Document visibility when the record was made.", allowed=VISIBILITY_STATES),
     # --- what happened ---------------------------------------------------------------------------
-    Column("name", pa.string(), "Event name: span name, track event, vital name (LCP...), action target descriptor, logger."),
+    Column(
+        "name",
+        pa.string(),
+        "Event name: span name, track event, vital name (LCP...), action target descriptor, logger.",
+    ),
     Column("value", pa.float64(), "Numeric value of a measurement (vital value, CLS score...).", unit="per name"),
     Column("level", pa.string(), "Log severity, normalised.", allowed=LOG_LEVELS),
     Column("message", pa.string(), "Log message or description, scrubbed of personal data.", privacy=Privacy.PERSONAL),
@@ -150,18 +233,61 @@ EVENTS: tuple[Column, ...] = (
     Column("span_status", pa.string(), "OpenTelemetry span status.", allowed=SPAN_STATUSES),
     Column("error_type", pa.string(), "Error class or exception type."),
     Column("error_message", pa.string(), "Error message, scrubbed of personal data.", privacy=Privacy.PERSONAL),
-    Column("error_fingerprint", pa.string(), "Hash of the normalised stack (frames without line numbers and ids); groups the same error.", unit="hex"),
-    Column("attributes", STRING_MAP, "Everything else the source carried, as text (OTLP attributes, navigation timings, track properties)."),
+    Column(
+        "error_fingerprint",
+        pa.string(),
+        "Hash of the normalised stack (frames without line numbers and ids); groups the same error.",
+        unit="hex",
+    ),
+    Column(
+        "attributes",
+        STRING_MAP,
+        "Everything else the source carried, as text (OTLP attributes, navigation timings, track properties).",
+    ),
     # --- lineage ---------------------------------------------------------------------------------
-    Column("source", pa.string(), "Name of the source module that parsed the record (nginx, json_log, otlp_traces, client_events, ...).", required=True),
+    Column(
+        "source",
+        pa.string(),
+        "Name of the source module that parsed the record (nginx, json_log, otlp_traces, client_events, ...).",
+        required=True,
+    ),
     Column("origin", pa.string(), "Where the record came from: file path, or endpoint for HTTP ingest.", required=True),
-    Column("position", pa.int64(), "Line number in the file (1-based), or request sequence number for HTTP ingest.", minimum=0),
-    Column("position_index", pa.int32(), "Index of the record inside a multi-record line or body (batch, OTLP request).", minimum=0),
-    Column("ingest_batch_id", pa.string(), "Id of the ingest run that stored the record (see ingest_batches).", required=True),
-    Column("schema_version", pa.int16(), "Store schema version the record was written under.", minimum=1, required=True),
+    Column(
+        "position",
+        pa.int64(),
+        "Line number in the file (1-based), or request sequence number for HTTP ingest.",
+        minimum=0,
+    ),
+    Column(
+        "position_index",
+        pa.int32(),
+        "Index of the record inside a multi-record line or body (batch, OTLP request).",
+        minimum=0,
+    ),
+    Column(
+        "ingest_batch_id",
+        pa.string(),
+        "Id of the ingest run that stored the record (see ingest_batches).",
+        required=True,
+    ),
+    Column(
+        "schema_version", pa.int16(), "Store schema version the record was written under.", minimum=1, required=True
+    ),
     # --- clock skew (schema version 2) -------------------------------------------------------------
-    Column("client_ts", TIMESTAMP, "Client timestamp parsed to UTC but not corrected: what the device clock said.", unit="µs UTC"),
-    Column("clock_offset_ms", pa.float64(), "Estimated offset of the device clock (device minus server); ts = client_ts - offset.", unit="ms", minimum=-_DAY_MS, maximum=_DAY_MS),
+    Column(
+        "client_ts",
+        TIMESTAMP,
+        "Client timestamp parsed to UTC but not corrected: what the device clock said.",
+        unit="µs UTC",
+    ),
+    Column(
+        "clock_offset_ms",
+        pa.float64(),
+        "Estimated offset of the device clock (device minus server); ts = client_ts - offset.",
+        unit="ms",
+        minimum=-_DAY_MS,
+        maximum=_DAY_MS,
+    ),
 )
 
 QUARANTINE: tuple[Column, ...] = (
@@ -172,10 +298,14 @@ QUARANTINE: tuple[Column, ...] = (
     Column("position", pa.int64(), "Line number (1-based) or request sequence number.", minimum=0),
     Column("position_index", pa.int32(), "Index inside a multi-record line or body.", minimum=0),
     Column("reason", pa.string(), "Why it was rejected, in words a person can act on.", required=True),
-    Column("raw", pa.string(), "The raw text (truncated, invalid bytes escaped) as it arrived.", privacy=Privacy.PERSONAL),
+    Column(
+        "raw", pa.string(), "The raw text (truncated, invalid bytes escaped) as it arrived.", privacy=Privacy.PERSONAL
+    ),
     Column("raw_bytes", pa.int64(), "Size of the original raw record before truncation.", unit="bytes", minimum=0),
     Column("ingest_batch_id", pa.string(), "Ingest run that rejected it.", required=True),
-    Column("reingested_at", TIMESTAMP, "When a later `seamline quarantine reingest` stored it successfully.", unit="µs UTC"),
+    Column(
+        "reingested_at", TIMESTAMP, "When a later `seamline quarantine reingest` stored it successfully.", unit="µs UTC"
+    ),
 )
 
 INGEST_BATCHES: tuple[Column, ...] = (
@@ -192,8 +322,19 @@ INGEST_BATCHES: tuple[Column, ...] = (
 
 INGEST_OFFSETS: tuple[Column, ...] = (
     Column("origin", pa.string(), "Absolute file path.", required=True),
-    Column("fingerprint", pa.string(), "Hash of the file's first bytes; a different value means the file was replaced or rotated.", required=True),
-    Column("offset_bytes", pa.int64(), "Bytes of the (decompressed) file already ingested; a grown file resumes here.", unit="bytes", minimum=0),
+    Column(
+        "fingerprint",
+        pa.string(),
+        "Hash of the file's first bytes; a different value means the file was replaced or rotated.",
+        required=True,
+    ),
+    Column(
+        "offset_bytes",
+        pa.int64(),
+        "Bytes of the (decompressed) file already ingested; a grown file resumes here.",
+        unit="bytes",
+        minimum=0,
+    ),
     Column("lines", pa.int64(), "Lines already ingested, so positions continue after a resume.", minimum=0),
     Column("updated_at", TIMESTAMP, "Last checkpoint.", unit="µs UTC"),
 )
@@ -239,10 +380,14 @@ def to_markdown() -> str:
     ]
     lines += [f"| `{k}` | {m} |" for k, m in KIND_MEANINGS.items()]
     for table, cols in TABLES.items():
-        lines += ["", f"## `{table}`", "", "| column | type | unit | expected range | privacy | meaning |", "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"## `{table}`",
+            "",
+            "| column | type | unit | expected range | privacy | meaning |",
+            "|---|---|---|---|---|---|",
+        ]
         for c in cols:
             req = " (required)" if c.required else ""
-            lines.append(
-                f"| `{c.name}` | {c.type} | {c.unit} | {c.expected_range} | {c.privacy} | {c.meaning}{req} |"
-            )
+            lines.append(f"| `{c.name}` | {c.type} | {c.unit} | {c.expected_range} | {c.privacy} | {c.meaning}{req} |")
     return "\n".join(lines) + "\n"

@@ -24,7 +24,7 @@ import pyarrow as pa
 from seamline.batcher import Batcher
 from seamline.dictionary import KINDS
 from seamline.schema import EVENTS_SCHEMA, QUARANTINE_SCHEMA, SCHEMA_VERSION, rows_to_batch
-from seamline.sources import Parser, Rejected, Row, detect_source, get_source
+from seamline.sources import Parser, Rejected, Row, detect_source, framing_for, get_source
 from seamline.sources._base import BadRecord
 from seamline.sources._framing import (
     FramingProblem,
@@ -301,7 +301,9 @@ class Ingestor:
         if source is None:
             source, _ = detect_source(read_sample(path), path.name)
         module = get_source(source)
-        parser = module.make_parser(options or {})
+        options = {"path": origin, **(options or {})}  # lets a source name the service after the file
+        framing = framing_for(module, options, path.name)
+        parser = module.make_parser(options)
         fp = fingerprint(path)
         prior = self.store.query(
             "SELECT fingerprint, offset_bytes, lines FROM ingest_offsets WHERE origin = ?", [origin]
@@ -309,7 +311,7 @@ class Ingestor:
         start_offset = start_line = 0
         if prior and same_file(path, prior[0]["fingerprint"]):
             start_offset, start_line = prior[0]["offset_bytes"], prior[0]["lines"]
-            if module.FRAMING == "whole":
+            if framing == "whole":
                 # A whole-body file is one record: already ingested means nothing to do.
                 return IngestResult(origin, source, "", resumed_from_line=start_line)
         run = _Run(self, source, origin, parser)
@@ -317,7 +319,7 @@ class Ingestor:
         batch_rows = self.settings.batch_rows
         last: RawRecord | None = None
         with open_input(path) as stream:
-            if module.FRAMING == "whole":
+            if framing == "whole":
                 records: Iterator[RawRecord] = iter_whole(stream, self.settings.max_body_bytes)
             else:
                 records = iter_lines(stream, self.settings.max_line_bytes, start_offset, start_line)

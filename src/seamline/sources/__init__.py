@@ -7,6 +7,7 @@ schema; see `seamline.sources._base` for the contract.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from types import ModuleType
 
 from seamline.sources._base import BadRecord, Parser, Rejected, Row, SourceModule
@@ -35,6 +36,13 @@ def get_source(name: str) -> SourceModule:
         raise UnknownSource(f"no source named {name!r}; choose one of: {', '.join(REGISTRY)}") from None
     module: ModuleType = importlib.import_module(path)
     return module  # type: ignore[return-value]
+
+
+def framing_for(module: SourceModule, options: Mapping[str, str], filename: str) -> str:
+    """How to cut an input for a source: its `framing(options, filename)` when it has one
+    (OTLP: protobuf files are one body), else its FRAMING."""
+    decide = getattr(module, "framing", None)
+    return decide(options, filename) if callable(decide) else module.FRAMING
 
 
 def available_sources() -> list[str]:
@@ -71,5 +79,6 @@ __all__ = [
     "UnknownSource",
     "available_sources",
     "detect_source",
+    "framing_for",
     "get_source",
 ]
