@@ -23,7 +23,8 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 ## demo: simulate a day of shop traffic with incidents, ingest it, print what was loaded
 demo: $(VENV)/.installed
 	$(BIN)/seamline simulate --out $(DEMO_DATA) --duration $(DEMO_DURATION) --seed 7
-	$(BIN)/seamline ingest --home $(DEMO_HOME) $(DEMO_DATA)/client $(DEMO_DATA)/gateway $(DEMO_DATA)/legacy $(DEMO_DATA)/services $(DEMO_DATA)/otlp
+	$(BIN)/seamline ingest --home $(DEMO_HOME) $(DEMO_DATA)/client $(DEMO_DATA)/gateway $(DEMO_DATA)/services $(DEMO_DATA)/otlp
+	$(BIN)/seamline ingest --home $(DEMO_HOME) --service legacy $(DEMO_DATA)/legacy
 	$(BIN)/seamline summary --home $(DEMO_HOME)
 
 ## test: install what the tests need, lint, and run every test

@@ -111,7 +111,14 @@ def _expand(paths: list[str]) -> list[Path]:
         matches = [Path(m) for m in sorted(glob.glob(text, recursive=True))] or [Path(text)]
         for path in matches:
             if path.is_dir():
-                found.extend(sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")))
+                # log_format.txt beside an access log describes it; it is read as an option, not ingested.
+                found.extend(
+                    sorted(
+                        p
+                        for p in path.rglob("*")
+                        if p.is_file() and not p.name.startswith(".") and p.name != "log_format.txt"
+                    )
+                )
             elif path.exists():
                 found.append(path)
             else:

@@ -7,7 +7,7 @@ column over the keys actually present keeps this fast for wide, sparse records.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -45,6 +45,25 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
+def _transpose(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    # Walk only the keys each row has: sparse rows of mixed kinds pay for what they carry,
+    # not for every column any row in the batch carries.
+    columns: dict[str, list[Any]] = {}
+    for i, row in enumerate(rows):
+        for key, value in row.items():
+            col = columns.get(key)
+            if col is None:
+                col = columns[key] = [None] * i
+            elif len(col) < i:
+                col.extend([None] * (i - len(col)))
+            col.append(value)
+    n = len(rows)
+    for col in columns.values():
+        if len(col) < n:
+            col.extend([None] * (n - len(col)))
+    return columns
+
+
 def rows_to_batch(rows: Sequence[Mapping[str, Any]], schema: pa.Schema = EVENTS_SCHEMA) -> pa.RecordBatch:
     """Build one record batch from dict rows; absent keys become nulls.
 
@@ -52,21 +71,23 @@ def rows_to_batch(rows: Sequence[Mapping[str, Any]], schema: pa.Schema = EVENTS_
     KeyError, so a source cannot invent a column the dictionary does not describe.
     """
     n = len(rows)
-    present: set[str] = set()
-    for row in rows:
-        present.update(row.keys())
-    unknown = present.difference(schema.names)
+    columns = _transpose(rows)
+    unknown = set(columns).difference(schema.names)
     if unknown:
         raise KeyError(f"fields not in the schema: {sorted(unknown)}")
     arrays = []
     for field in schema:
-        if field.name not in present:
+        values = columns.get(field.name)
+        if values is None:
             arrays.append(pa.nulls(n, type=field.type))
-            continue
-        values = [row.get(field.name) for row in rows]
-        if pa.types.is_map(field.type):
-            values = [_map_value(v) for v in values]
-        arrays.append(pa.array(values, type=field.type))
+        elif pa.types.is_map(field.type):
+            try:
+                arrays.append(pa.array(values, type=field.type))
+            except (pa.ArrowTypeError, pa.ArrowInvalid, TypeError):
+                # Some value is not text (a number, a bool): convert the column the slow way.
+                arrays.append(pa.array([_map_value(v) for v in values], type=field.type))
+        else:
+            arrays.append(pa.array(values, type=field.type))
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
@@ -85,8 +106,3 @@ def conform(batch: pa.RecordBatch | pa.Table, schema: pa.Schema = EVENTS_SCHEMA)
         else:
             arrays.append(pa.nulls(table.num_rows, type=field.type))
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
-
-
-def iter_names(columns: Iterable[Column]) -> list[str]:
-    """Column names of a dictionary table, in order."""
-    return [c.name for c in columns]
