@@ -36,3 +36,22 @@ def toy_source(monkeypatch: pytest.MonkeyPatch) -> str:
     """Register the test-only `toy` source for the duration of a test."""
     monkeypatch.setitem(REGISTRY, "toy", "_toy_source")
     return "toy"
+
+
+@pytest.fixture(scope="session")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small simulated shop (two hours, fixed seed) written once per test session."""
+    from seamline.simulate import simulate
+
+    out = tmp_path_factory.mktemp("sim")
+    simulate(out, seed=5, duration_s=2 * 3600)
+    return out
+
+
+def ingest_simulated(app: App, sim: Path) -> None:
+    """Ingest every raw file the simulator wrote, as `make demo` does."""
+    for folder in ("client", "gateway", "services", "otlp"):
+        for path in sorted((sim / folder).iterdir()):
+            if path.name != "log_format.txt":
+                app.ingestor.ingest_file(path)
+    app.ingestor.ingest_file(sim / "legacy" / "access.log", options={"service": "legacy"})

@@ -345,12 +345,105 @@ SCHEMA_MIGRATIONS: tuple[Column, ...] = (
     Column("applied_at", TIMESTAMP, "When it was applied.", unit="µs UTC", required=True),
 )
 
+LINK_METHODS = ("traceparent", "server_timing", "trace_id", "request_id", "scored")
+TRANSACTION_KINDS = ("navigation", "action")
+
+LINKS: tuple[Column, ...] = (
+    Column("from_event_id", pa.string(), "Client record (client_request or page_view) that the link starts from.", required=True),
+    Column("to_event_id", pa.string(), "Server record that handled it: the gateway's access-log line or the first server span.", required=True),
+    Column("method", pa.string(), "How the pair was found: an id both carry, or a scored match.", allowed=LINK_METHODS, required=True),
+    Column("confidence", pa.float64(), "Probability that the link is right: 1 for exact ids, calibrated posterior for scored matches.", minimum=0, maximum=1, required=True),
+    Column("features", pa.string(), "JSON of the features and their contributions that produced a scored link (null for exact links)."),
+    Column("correlation_run_id", pa.string(), "Correlation run that made the link.", required=True),
+)
+
+TRANSACTIONS: tuple[Column, ...] = (
+    Column("transaction_id", pa.string(), "Id of the end-to-end transaction: the event id of its root (the click or the navigation).", required=True),
+    Column("kind", pa.string(), "navigation (a page view with its document load and fetches) or action (a click or submit and what it caused).", allowed=TRANSACTION_KINDS, required=True),
+    Column("root_event_id", pa.string(), "The page_view or client_action that started it.", required=True),
+    Column("page_view_id", pa.string(), "For an action, the page view it happened on."),
+    Column("session_id", pa.string(), "Browser session.", privacy=Privacy.PSEUDONYMOUS),
+    Column("user_id", pa.string(), "User pseudonym (the last one the session identified as).", privacy=Privacy.PSEUDONYMOUS),
+    Column("anonymous_id", pa.string(), "Anonymous visitor pseudonym.", privacy=Privacy.PSEUDONYMOUS),
+    Column("device_id", pa.string(), "Device pseudonym.", privacy=Privacy.PSEUDONYMOUS),
+    Column("flow", pa.string(), "User journey the action belongs to (the part of the action name before the first dot), e.g. checkout."),
+    Column("name", pa.string(), "Action name or target descriptor, or the page route for a navigation."),
+    Column("page", pa.string(), "Route template of the page."),
+    Column("environment", pa.string(), "Environment of the root event."),
+    Column("release", pa.string(), "Frontend release of the root event."),
+    Column("region", pa.string(), "Region of the client."),
+    Column("browser", pa.string(), "Browser family of the client."),
+    Column("feature_flags", STRING_MAP, "Feature flags in force for the root event."),
+    Column("start_ts", TIMESTAMP, "When the transaction started (the root event), server clock.", unit="µs UTC", required=True),
+    Column("end_ts", TIMESTAMP, "When its last member ended, server clock.", unit="µs UTC"),
+    Column("duration_ms", pa.float64(), "From the root event to the end of its last member.", unit="ms", minimum=0, maximum=_HOUR_MS),
+    Column("client_requests", pa.int32(), "Client requests (fetch, XHR, document) in the transaction.", minimum=0),
+    Column("server_records", pa.int32(), "Server records (requests, spans, logs) joined to it.", minimum=0),
+    Column("errors", pa.int32(), "Client errors plus server responses >= 500 and error spans in the transaction.", minimum=0),
+    Column("max_status", pa.int16(), "Highest HTTP status among its requests (0 when a request never got an answer).", minimum=0, maximum=599),
+    Column("links_exact", pa.int32(), "Client requests linked to the server by shared ids.", minimum=0),
+    Column("links_scored", pa.int32(), "Client requests linked by a scored match.", minimum=0),
+    Column("requests_unlinked", pa.int32(), "Client requests with no server counterpart found.", minimum=0),
+    Column("correlation_run_id", pa.string(), "Correlation run that built it.", required=True),
+)
+
+EVENT_TRANSACTIONS: tuple[Column, ...] = (
+    Column("event_id", pa.string(), "A member record.", required=True),
+    Column("transaction_id", pa.string(), "The transaction it belongs to.", required=True),
+    Column("via", pa.string(), "How it joined: root, action_id, page, traceparent, server_timing, trace_id, request_id, scored.", required=True),
+    Column("confidence", pa.float64(), "Confidence of the weakest link on its path to the root.", minimum=0, maximum=1, required=True),
+    Column("correlation_run_id", pa.string(), "Correlation run that assigned it.", required=True),
+)
+
+CLOCK_OFFSETS: tuple[Column, ...] = (
+    Column("session_id", pa.string(), "Session the estimate applies to.", privacy=Privacy.PSEUDONYMOUS, required=True),
+    Column("device_id", pa.string(), "Device of the session.", privacy=Privacy.PSEUDONYMOUS),
+    Column("method", pa.string(), "ntp (linked request pairs), alignment (request sequences, no ids), device (from the device's other sessions) or sent_received (batch timestamps only).", allowed=("ntp", "alignment", "device", "sent_received"), required=True),
+    Column("offset_ms", pa.float64(), "Device clock minus server clock at reference_ts.", unit="ms", minimum=-_DAY_MS, maximum=_DAY_MS, required=True),
+    Column("drift_ms_per_min", pa.float64(), "Change of the offset per minute within the session.", unit="ms/min", minimum=-1000, maximum=1000),
+    Column("reference_ts", TIMESTAMP, "Server time at which offset_ms holds.", unit="µs UTC"),
+    Column("pairs", pa.int32(), "Linked request pairs (or aligned requests) behind the estimate.", minimum=0),
+    Column("spread_ms", pa.float64(), "Robust spread (MAD) of the per-pair offsets around the fit.", unit="ms", minimum=0),
+    Column("correlation_run_id", pa.string(), "Correlation run that estimated it.", required=True),
+)
+
+UNLINKED_REASONS = ("no_id", "no_candidate", "ambiguous", "below_threshold", "no_response", "outside_window")
+
+UNLINKED_REQUESTS: tuple[Column, ...] = (
+    Column("event_id", pa.string(), "A client request (or page view) no server record was linked to.", required=True),
+    Column("reason", pa.string(), "Why: no_id (carried no id and scoring was not possible), no_candidate (no server record fits), ambiguous (several fit equally), below_threshold (best match too unsure), no_response (status 0: it never reached a server), outside_window (its server side may arrive later).", allowed=UNLINKED_REASONS, required=True),
+    Column("best_confidence", pa.float64(), "Confidence of the best candidate that was not taken.", minimum=0, maximum=1),
+    Column("candidates", pa.int32(), "Server records considered for it.", minimum=0),
+    Column("correlation_run_id", pa.string(), "Correlation run that gave up on it.", required=True),
+)
+
+CORRELATION_RUNS: tuple[Column, ...] = (
+    Column("correlation_run_id", pa.string(), "Id of one correlation run.", required=True),
+    Column("started_at", TIMESTAMP, "When it started.", unit="µs UTC", required=True),
+    Column("finished_at", TIMESTAMP, "When it finished.", unit="µs UTC"),
+    Column("window_start", TIMESTAMP, "Start of the event-time window it (re)built.", unit="µs UTC"),
+    Column("window_end", TIMESTAMP, "End of the event-time window it (re)built.", unit="µs UTC"),
+    Column("events_considered", pa.int64(), "Events in the window.", minimum=0),
+    Column("links_exact", pa.int64(), "Exact links made.", minimum=0),
+    Column("links_scored", pa.int64(), "Scored links made.", minimum=0),
+    Column("transactions", pa.int64(), "Transactions built.", minimum=0),
+    Column("seconds", pa.float64(), "Wall time of the run.", unit="s", minimum=0),
+    Column("last_rowid", pa.int64(), "Highest events rowid the run saw; the next run starts from rows added after it.", minimum=0),
+    Column("status", pa.string(), "running, done or failed.", allowed=("running", "done", "failed")),
+)
+
 TABLES: dict[str, tuple[Column, ...]] = {
     "events": EVENTS,
     "quarantine": QUARANTINE,
     "ingest_batches": INGEST_BATCHES,
     "ingest_offsets": INGEST_OFFSETS,
     "schema_migrations": SCHEMA_MIGRATIONS,
+    "links": LINKS,
+    "transactions": TRANSACTIONS,
+    "event_transactions": EVENT_TRANSACTIONS,
+    "clock_offsets": CLOCK_OFFSETS,
+    "unlinked_requests": UNLINKED_REQUESTS,
+    "correlation_runs": CORRELATION_RUNS,
 }
 
 

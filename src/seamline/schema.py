@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from seamline.dictionary import EVENTS, QUARANTINE, TABLES, Column
 
-SCHEMA_VERSION = 2  # bumped together with a new migration in seamline/store/migrations
+SCHEMA_VERSION = 3  # bumped together with a new migration in seamline/store/migrations
 
 
 def arrow_schema(columns: Sequence[Column]) -> pa.Schema:

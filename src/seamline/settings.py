@@ -66,6 +66,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", "127.0.0.1", "Address `seamline serve` binds to.", str),
     Setting("port", 8470, "Port `seamline serve` listens on.", int),
     Setting("max_body_bytes", 5_242_880, "Largest HTTP ingest body accepted (after decompression).", int),
+    Setting(
+        "correlation_late_minutes", 30.0, "How late a record may arrive and still meet its partners.", float
+    ),
+    Setting("match_threshold", 0.9, "Lowest confidence a scored (id-less) match needs to become a link.", float),
     Setting("ingest_token", "", "Bearer token HTTP ingest requires; empty allows loopback-only serving without one."),
 )
 

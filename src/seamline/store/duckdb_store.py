@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,18 @@ class DuckDBStore:
                 self._con.execute("ROLLBACK")
                 raise
         return total
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The write connection inside BEGIN/COMMIT (ROLLBACK on error), for multi-statement jobs."""
+        with self._lock:
+            self._con.execute("BEGIN TRANSACTION")
+            try:
+                yield self._con
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
+            self._con.execute("COMMIT")
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         """Run a write statement on the write connection."""
