@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from seamline.app import App
+from seamline.schema import SCHEMA_VERSION
 from seamline.settings import Settings
 
 GOOD = "2026-11-02T10:00:00Z|client_request|120.5|user-{i}"
@@ -36,7 +37,7 @@ def test_good_lines_are_stored_with_lineage(app: App, toy_source: str, tmp_path:
     rows = app.store.query("SELECT origin, position, source, schema_version FROM events ORDER BY position").to_pylist()
     assert [r["position"] for r in rows] == [1, 2, 3, 4, 5]
     assert {r["origin"] for r in rows} == {str(path.resolve())}
-    assert {r["source"] for r in rows} == {"toy"} and {r["schema_version"] for r in rows} == {2}
+    assert {r["source"] for r in rows} == {"toy"} and {r["schema_version"] for r in rows} == {SCHEMA_VERSION}
 
 
 def test_user_ids_are_pseudonymized_before_storage(app: App, toy_source: str, tmp_path: Path) -> None:
