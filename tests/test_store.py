@@ -165,3 +165,17 @@ def test_read_only_store_cannot_write(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="read-only"):
         ro.upgrade()
     ro.close()
+
+
+def test_writer_runs_jobs_in_queue_order(store: DuckDBStore) -> None:
+    """A job runs on the writer thread after the writes queued before it, and returns its result."""
+    writer = Writer(store)
+    writer.put("events", rows_to_batch(_rows(7)))
+    seen = writer.call(lambda s: s.scalar("SELECT count(*) FROM events"))
+    failing = writer.call(lambda s: s.scalar("SELECT * FROM no_such_table"))
+    writer.put("events", rows_to_batch(_rows(3, start=7)))
+    assert seen.result(5) == 7
+    with pytest.raises(Exception, match="no_such_table"):
+        failing.result(5)
+    writer.close()
+    assert store.scalar("SELECT count(*) FROM events") == 10

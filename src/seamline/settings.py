@@ -69,6 +69,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "correlation_late_minutes", 30.0, "How late a record may arrive and still meet its partners.", float
     ),
+    Setting("correlate_interval_seconds", 30.0, "How often `seamline serve` correlates new data (0 = never).", float),
     Setting("match_threshold", 0.9, "Lowest confidence a scored (id-less) match needs to become a link.", float),
     Setting("ingest_token", "", "Bearer token HTTP ingest requires; empty allows loopback-only serving without one."),
 )

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import pyarrow as pa
 
 from seamline.store.base import Append, Statement, Store
+
+T = TypeVar("T")
 
 
 class QueueFull(RuntimeError):
@@ -27,8 +29,9 @@ class QueueFull(RuntimeError):
 
 @dataclass(slots=True)
 class _Item:
-    ops: Sequence[Append | Statement] | None  # None marks a flush barrier
-    done: Future[int]
+    ops: Sequence[Append | Statement] | None  # None (and no job) marks a flush barrier
+    done: Future[Any]
+    job: Callable[[Store], Any] | None = None  # a multi-statement job run alone on the writer thread
 
 
 class Writer:
@@ -63,6 +66,13 @@ class Writer:
         """Enqueue rows for one table as their own transaction."""
         return self.submit([Append(table, batch)])
 
+    def call(self, job: Callable[[Store], T]) -> Future[T]:
+        """Run `job(store)` on the writer thread, after everything queued before it (e.g. correlation)."""
+        self._raise_if_failed()
+        item = _Item(None, Future(), job)
+        self._queue.put(item)
+        return item.done
+
     def flush(self) -> None:
         """Wait until everything enqueued before this call is committed; re-raise a write error."""
         barrier = _Item(None, Future())
@@ -83,14 +93,14 @@ class Writer:
             raise RuntimeError(f"the store writer failed: {self._failure}") from self._failure
 
     def _run(self) -> None:
-        pending: _Item | None = None  # a barrier or the close sentinel met while grouping
+        pending: _Item | None = None  # a barrier or job met while grouping; runs after the group
         closing = False
         while not closing:
             item = self._queue.get()
             if item is None:
                 return
             if item.ops is None:
-                item.done.set_result(0)
+                self._finish_special(item)
                 continue
             group = [item]
             # Group commit: whatever else is already waiting joins this transaction, so under
@@ -108,9 +118,18 @@ class Writer:
                     break
                 group.append(extra)
             self._commit(group)
-            if pending is not None:  # a flush barrier is released only after what preceded it
-                pending.done.set_result(0)
+            if pending is not None:  # released only after what preceded it
+                self._finish_special(pending)
                 pending = None
+
+    def _finish_special(self, item: _Item) -> None:
+        if item.job is None:
+            item.done.set_result(0)
+            return
+        try:
+            item.done.set_result(item.job(self._store))
+        except BaseException as exc:  # a failed job is the caller's to handle; the writer goes on
+            item.done.set_exception(exc)
 
     def _commit(self, group: list[_Item]) -> None:
         try:
