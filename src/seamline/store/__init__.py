@@ -10,7 +10,7 @@ from seamline.store.writer import QueueFull, Writer
 
 def open_store(settings: Settings, read_only: bool = False, upgrade: bool = True) -> DuckDBStore:
     """Open the configured store; a writable store is brought to the head schema first."""
-    store = DuckDBStore(settings.database_path, read_only=read_only)
+    store = DuckDBStore(settings.database_path, read_only=read_only, memory_limit=settings.memory_limit)
     if upgrade and not read_only:
         store.upgrade()
     return store

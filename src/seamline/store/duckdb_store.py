@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 class DuckDBStore:
     """A DuckDB database file; `read_only` opens it without taking the write lock."""
 
-    def __init__(self, path: Path | str, read_only: bool = False) -> None:
+    def __init__(self, path: Path | str, read_only: bool = False, memory_limit: str = "4GB") -> None:
         self.path = Path(path)
         self.read_only = read_only
         if read_only and not self.path.exists():
@@ -39,6 +39,8 @@ class DuckDBStore:
                 "the write lock; stop it or ask it over HTTP."
             ) from exc
         self._con.execute("SET TimeZone = 'UTC'")
+        # Bounded so big joins spill to disk instead of taking the machine's memory.
+        self._con.execute("SET memory_limit = ?", [memory_limit])
         self._lock = threading.Lock()  # guards the shared write connection
 
     # -- reads -------------------------------------------------------------------------------
