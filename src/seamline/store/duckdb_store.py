@@ -41,6 +41,7 @@ class DuckDBStore:
         self._con.execute("SET TimeZone = 'UTC'")
         # Bounded so big joins spill to disk instead of taking the machine's memory.
         self._con.execute("SET memory_limit = ?", [memory_limit])
+        self._con.execute("SET enable_progress_bar = false")  # the CLI draws its own
         self._lock = threading.Lock()  # guards the shared write connection
 
     # -- reads -------------------------------------------------------------------------------
