@@ -48,6 +48,7 @@ class Device:
     user_id: str | None = None
     segment: str | None = None
     cached_release: str = ""
+    propagates: bool = True  # False: the SDK sends no traceparent on any request
 
 
 class Session:
@@ -244,6 +245,7 @@ class Session:
         """A fetch/XHR leaving the browser at true time `t`; returns (status, completion time)."""
         rng = self.rng
         rtt, down = self.rtt, self.down
+        traced = traced and self.d.propagates
         eid = self.next_id()
         url = (model.LEGACY_ORIGIN if legacy_edge else _ORIGIN) + path
         up = rtt * 0.5 * rng.uniform(0.9, 1.3) + req_bytes * 0.02 / down

@@ -177,19 +177,28 @@ class Traffic:
         weights = [n.weight_mobile if mobile else n.weight_desktop for n in model.NETWORKS]
         network = rng.choices(model.NETWORKS, weights)[0]
         anonymous_id = self.w.ids.short("a_", 64)
+        access_rtt = rng.uniform(*network.rtt_ms)
+        downlink = rng.uniform(*network.downlink_mbps)
+        offset = sample_offset(rng)
+        cap = cfg.max_clock_offset_ms
+        if cap is not None and abs(offset) > cap:
+            offset = rng.uniform(-cap, cap)
         device = Device(
             anonymous_id=anonymous_id,
             browser=browser,
             region=region,
             network=network,
-            access_rtt=rng.uniform(*network.rtt_ms),
-            downlink=rng.uniform(*network.downlink_mbps),
-            offset_ms=sample_offset(rng),
+            access_rtt=access_rtt,
+            downlink=downlink,
+            offset_ms=offset,
             drift=sample_drift(rng),
             cpu=rng.uniform(1.3, 3.5) if browser.device == "mobile" else rng.uniform(0.7, 1.4),
             buckets=flag_buckets(anonymous_id),
             ipv6=rng.random() < (0.35 if mobile else 0.12),
         )
+        # Drawn only when asked for, so default runs keep their random stream (and their bytes).
+        if cfg.idless_device_share > 0.0:
+            device.propagates = rng.random() >= cfg.idless_device_share
         self.devices += 1
         if len(pool) < cfg.device_pool:
             pool.append(device)

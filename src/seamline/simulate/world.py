@@ -33,6 +33,13 @@ class SimConfig:
     # Share of the client requests reaching a server that carry no propagated ids (0 .. ~0.3).
     # It is realised through the legacy widgets' firing chances below.
     legacy_share: float = 0.12
+    # Share of devices whose SDK never propagates ids (an old SDK build, a header-stripping
+    # proxy): none of their fetch/XHR carries a traceparent. Page loads still come back with
+    # Server-Timing, which the server sends. Adds to the legacy share above.
+    idless_device_share: float = 0.0
+    # Cap on a device clock's offset (ms); offsets drawn beyond it are redrawn uniformly within
+    # it. None keeps the full mix of clocks.py (including whole hours off).
+    max_clock_offset_ms: float | None = None
     returning_share: float = 0.35  # sessions from a device seen before (same clock, maybe signed in)
     device_pool: int = 4_000  # devices remembered for returning visits (bounds memory)
     client_lines_per_file: int = 25_000
