@@ -22,10 +22,12 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 
 ## demo: simulate a day of shop traffic with incidents, ingest it, print what was loaded
 demo: $(VENV)/.installed
-	$(BIN)/seamline simulate --out $(DEMO_DATA) --duration $(DEMO_DURATION) --seed 7
-	$(BIN)/seamline ingest --home $(DEMO_HOME) $(DEMO_DATA)/client $(DEMO_DATA)/gateway $(DEMO_DATA)/services $(DEMO_DATA)/otlp
+	$(BIN)/seamline simulate --out $(DEMO_DATA) --duration $(DEMO_DURATION) --seed 7 --idless-devices 0.1
+	$(BIN)/seamline ingest --home $(DEMO_HOME) --no-correlate $(DEMO_DATA)/client $(DEMO_DATA)/gateway $(DEMO_DATA)/services $(DEMO_DATA)/otlp
 	$(BIN)/seamline ingest --home $(DEMO_HOME) --service legacy $(DEMO_DATA)/legacy
 	$(BIN)/seamline summary --home $(DEMO_HOME)
+	$(BIN)/seamline coverage --home $(DEMO_HOME) --by kind
+	$(BIN)/seamline skew --home $(DEMO_HOME)
 
 ## test: install what the tests need (Python packages, the SDK's node tools, Debian's chromium), lint, run every test
 test: $(VENV)/.installed-test sdk/node_modules browser

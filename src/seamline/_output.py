@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 console = Console()
@@ -64,7 +65,7 @@ def print_rows(rows: Sequence[dict[str, Any]], fmt: str = "table", title: str | 
     for c in columns:
         table.add_column(c, overflow="fold")
     for row in rows:
-        table.add_row(*[_cell(row.get(c)) for c in columns])
+        table.add_row(*[escape(_cell(row.get(c))) for c in columns])
     console.print(table)
     if not rows:
         console.print("[dim](no rows)[/dim]")

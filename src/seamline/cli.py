@@ -73,6 +73,9 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Random seed; the same seed writes the same bytes.")] = 7,
     events: Annotated[int | None, typer.Option(help="Approximate number of records to write.")] = None,
     duration: Annotated[str | None, typer.Option(help="Simulated time span, e.g. 6h, 1d, 1w.")] = None,
+    idless_devices: Annotated[
+        float, typer.Option(help="Share of devices that never send trace ids (legacy clients), 0..1.")
+    ] = 0.0,
     json_out: JsonFlag = False,
 ) -> None:
     """Write realistic shop traffic with injected incidents, and the ground truth beside it."""
@@ -89,7 +92,12 @@ def simulate(
     ) as progress:
         task = progress.add_task("sim", total=events)
         summary = run_simulation(
-            out, seed=seed, events=events, duration_s=duration_s, progress=lambda n: progress.update(task, completed=n)
+            out,
+            idless_devices=idless_devices,
+            seed=seed,
+            events=events,
+            duration_s=duration_s,
+            progress=lambda n: progress.update(task, completed=n),
         )
     data = summary.as_dict()
     if json_out:
@@ -173,7 +181,7 @@ def ingest(
     ] = False,
     correlate_after: Annotated[
         bool, typer.Option("--correlate/--no-correlate", help="Correlate what was ingested (incremental).")
-    ] = False,
+    ] = True,
     json_out: JsonFlag = False,
     home: HomeOption = None,
 ) -> None:
@@ -252,6 +260,8 @@ def ingest(
         f"read {totals['records_read']:,} records: stored {totals['rows_stored']:,} rows, "
         f"quarantined {totals['rows_quarantined']:,} (see `seamline quarantine list`)"
     )
+    if correlation:
+        _print_correlation(correlation)
 
 
 def _load_enrichment(application: App, flags_timeline: Path | None, segments: Path | None) -> None:
@@ -472,7 +482,11 @@ def coverage(
 
 
 @app.command()
-def skew(json_out: JsonFlag = False, home: HomeOption = None) -> None:
+def skew(
+    top: Annotated[bool, typer.Option("--top", help="Also list the sessions with the largest offsets.")] = False,
+    json_out: JsonFlag = False,
+    home: HomeOption = None,
+) -> None:
     """Distribution of estimated client clock offsets, per estimation method."""
     from seamline.correlate.skew import skew_report
 
@@ -486,6 +500,8 @@ def skew(json_out: JsonFlag = False, home: HomeOption = None) -> None:
         print(to_json(data))
         return
     for key, value in data.items():
+        if key == "top_sessions" and not top:
+            continue
         if isinstance(value, list) and value and isinstance(value[0], dict):
             print_rows(value, title=key)
         elif isinstance(value, dict):

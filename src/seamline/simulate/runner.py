@@ -69,12 +69,14 @@ def simulate(
     duration_s: float | None = None,
     start: datetime | None = None,
     progress: Callable[[int], None] | None = None,
+    idless_devices: float = 0.0,
 ) -> SimulationSummary:
     """Write a simulated day (or `duration_s`) of shop traffic with injected incidents to `out_dir`.
 
     `events` is the target number of output records (met within a few percent); without it the
     rate is about 200k records per simulated day. `start` defaults to 2026-11-02T00:00:00Z; a
     naive datetime is taken as UTC. `progress(n)` is called now and then with records written.
+    `idless_devices` is the share of devices whose SDK never propagates ids (legacy clients).
     """
     if duration_s is None:
         duration_s = 86_400.0
@@ -87,7 +89,13 @@ def simulate(
     start = start or DEFAULT_START
     if start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
-    cfg = SimConfig(seed=seed, events=events, duration_s=float(duration_s), start_ms=start.timestamp() * 1000.0)
+    cfg = SimConfig(
+        seed=seed,
+        events=events,
+        duration_s=float(duration_s),
+        start_ms=start.timestamp() * 1000.0,
+        idless_device_share=idless_devices,
+    )
     return run(cfg, Path(out_dir), progress)
 
 
