@@ -23,6 +23,7 @@ import orjson
 import pytest
 
 from _server import Server, free_port
+from seamline.correlate import correlate
 from seamline.store import DuckDBStore
 
 if TYPE_CHECKING:
@@ -249,8 +250,23 @@ def test_click_fetch_and_server_log_share_one_trace(tmp_path: Path) -> None:
             stack.wait_for_quiet(page)
         stack.ingest_shop_log()
 
+    writable = DuckDBStore(stack.seamline.home / "seamline.duckdb")
+    try:
+        correlate(writable, full=True)
+    finally:
+        writable.close()
     store = stack.store()
     try:
+        # One transaction holds the click, its fetch, the shop's request log line and its app log line.
+        members = store.query(
+            "SELECT e.kind, e.source FROM events a JOIN transactions t ON t.root_event_id = a.event_id "
+            "JOIN event_transactions et ON et.transaction_id = t.transaction_id "
+            "JOIN events e ON e.event_id = et.event_id "
+            "WHERE a.kind = 'client_action' AND a.name LIKE 'button#add-to-cart%' AND t.links_exact >= 1"
+        ).to_pylist()
+        wanted = {("client_action", "client_events"), ("client_request", "client_events"),
+                  ("server_request", "json_log"), ("server_log", "json_log")}
+        assert wanted <= {(m["kind"], m["source"]) for m in members}
         (action,) = store.query(
             "SELECT name, attributes['action_id'] AS action_id, trace_id FROM events "
             "WHERE kind = 'client_action' AND name LIKE 'button#add-to-cart%'"

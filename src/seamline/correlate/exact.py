@@ -1,7 +1,8 @@
 """Exact links: client records and the server records that carry the same ids.
 
 - A client request's injected traceparent names the client span S of trace T; the gateway's
-  access-log line and the first server span both record (T, parent S): method `traceparent`.
+  access-log line, the first server span and a request log line written by middleware all
+  record (T, parent S): method `traceparent`.
 - A page view's traceparent came back from the server (Server-Timing or a meta tag) and
   names the server's own span D of trace T: the span (T, D) is linked by `server_timing`,
   and the access-log line of the same request through the request id that span carries
@@ -26,7 +27,7 @@ EXACT_LINK_QUERIES: tuple[tuple[str, str], ...] = (
         SELECT c.event_id AS client_event_id, s.event_id AS server_event_id
         FROM events c JOIN events s ON s.trace_id = c.trace_id AND s.parent_span_id = c.span_id
         WHERE c.kind = 'client_request' AND c.span_id IS NOT NULL AND s.kind IN {SERVER_KINDS}
-          AND (s.kind = 'server_request' AND s.source IN ('nginx', 'apache') OR s.span_kind = 'server')
+          AND (s.kind = 'server_request' OR s.span_kind = 'server')
           AND c.ts BETWEEN $start AND $end
         """,
     ),
