@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import Future
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+
+from seamline._lineage import concat_batches
 from seamline.schema import QUARANTINE_SCHEMA, rows_to_batch
 from seamline.store import Append, QueueFull, Statement
 from seamline.transforms import apply
@@ -45,7 +48,7 @@ class Batcher:
         `logged_at` is where the run's body ends in the write-ahead log; the commit records it,
         so a replay after a crash starts past it.
         """
-        size = len(run.rows) + len(run.bad)
+        size = len(run.rows) + run.batch_rows + len(run.bad)
         future: Future[int] = Future()
         with self._cond:
             if self._closed:
@@ -82,28 +85,22 @@ class Batcher:
                         future.set_exception(exc)
 
     def _flush(self, group: list[tuple[_Run, Future[int], Position | None]]) -> None:
-        from seamline.pipeline import _build
-
         ingestor = self._ingestor
-        rows = [row for run, _, _ in group for row in run.rows]
-        batch, wrong = _build(rows)
-        if wrong:
-            # Rare: some row has a wrong-typed value. Build per run so each request's counts stay exact.
-            for run, future, logged_at in group:
-                ops = run.take_ops()
-                ops.extend(_wal_checkpoints([logged_at]))
-                _chain(ingestor.writer.submit(ops), [(run, future, logged_at)])
-            return
+        parts: list[pa.RecordBatch] = []
+        bad: list[dict[str, Any]] = []
+        for run, _, _ in group:
+            run.seal()  # already done in the request's thread, except for replayed bodies
+            parts.extend(part for part in run.batches if part.num_rows)
+            bad.extend(run.bad)
         ops: list[Append | Statement] = []
-        if batch.num_rows:
-            ops.append(Append("events", apply(batch, ingestor.ctx, ingestor.transforms)))
-        bad = [entry for run, _, _ in group for entry in run.bad]
+        if parts:
+            ops.append(Append("events", apply(concat_batches(parts), ingestor.ctx, ingestor.transforms)))
         if bad:
             ops.append(Append("quarantine", rows_to_batch(bad, QUARANTINE_SCHEMA)))
         for run, _, _ in group:
-            run.result.rows_stored += len(run.rows)
+            run.result.rows_stored += run.batch_rows
             run.result.rows_quarantined += len(run.bad)
-            run.rows, run.bad = [], []
+            run.bad, run.batches, run.batch_rows = [], [], 0
         ops.extend(_wal_checkpoints([logged_at for _, _, logged_at in group]))
         _chain(ingestor.writer.submit(ops), group)
 

@@ -432,6 +432,83 @@ CORRELATION_RUNS: tuple[Column, ...] = (
     Column("status", pa.string(), "running, done or failed.", allowed=("running", "done", "failed")),
 )
 
+# --- dashboards (schema version 4) ---------------------------------------------------------------
+# Facts are derived from events and correlation by `seamline.views.facts.refresh_facts`.
+
+
+def _fact_dimensions() -> tuple[Column, ...]:
+    return (
+        Column("flow", pa.string(), "User journey of the transaction (checkout, search...), when it belongs to one."),
+        Column("page", pa.string(), "Route template of the page the transaction happened on."),
+        Column("session_id", pa.string(), "Browser session of the transaction.", privacy=Privacy.PSEUDONYMOUS),
+        Column("user_key", pa.string(), "The user pseudonym, or else the anonymous visitor pseudonym: who was affected.", privacy=Privacy.PSEUDONYMOUS),
+        Column("environment", pa.string(), "Environment of the transaction's root event."),
+        Column("release", pa.string(), "Frontend release of the transaction's root event."),
+        Column("backend_release", pa.string(), "Release of the first service that served the transaction (its earliest server span or request log)."),
+        Column("region", pa.string(), "Region of the client."),
+        Column("browser", pa.string(), "Browser family of the client."),
+        Column("segment", pa.string(), "User segment the root event carried (plan, cohort)."),
+    )
+
+
+FACT_LAYERS = ("client", "gateway", "service", "dependency")
+
+TRANSACTION_FACTS: tuple[Column, ...] = (
+    Column("transaction_id", pa.string(), "The transaction these facts describe.", required=True),
+    Column("kind", pa.string(), "navigation or action.", allowed=TRANSACTION_KINDS, required=True),
+    Column("name", pa.string(), "Action name (flow.step) or the page route of a navigation."),
+    *_fact_dimensions(),
+    Column("feature_flags", STRING_MAP, "Feature flags in force for the transaction's root event (request_facts filter on flags through it)."),
+    Column("start_ts", TIMESTAMP, "When the transaction started (its root event), server clock.", unit="µs UTC", required=True),
+    Column("e2e_ms", pa.float64(), "End-to-end latency: page load of a navigation; click to the end of its last request for an action (null for an action without requests).", unit="ms", minimum=0, maximum=_HOUR_MS),
+    Column("client_ms", pa.float64(), "Segment of e2e_ms spent in the browser beyond its critical request (rendering, scripts, other resources).", unit="ms", minimum=0, maximum=_HOUR_MS),
+    Column("network_ms", pa.float64(), "Segment of e2e_ms on the network: the critical request's client duration minus its server entry's duration.", unit="ms", minimum=0, maximum=_HOUR_MS),
+    Column("server_ms", pa.float64(), "Segment of e2e_ms in the gateway and services: the server entry's duration minus dependency_ms.", unit="ms", minimum=0, maximum=_HOUR_MS),
+    Column("dependency_ms", pa.float64(), "Segment of e2e_ms in database and third-party calls of the critical request's trace.", unit="ms", minimum=0, maximum=_HOUR_MS),
+    Column("unattributed_ms", pa.float64(), "Time of a critical request that has no linked server entry, so it cannot be split.", unit="ms", minimum=0, maximum=_HOUR_MS),
+    Column("lcp_ms", pa.float64(), "Largest Contentful Paint of a navigation's page load (its web vital), for page health without reading events.", unit="ms", minimum=0, maximum=_HOUR_MS),
+    Column("critical_event_id", pa.string(), "The request on the critical path: the document of a navigation, the last-ending request of an action."),
+    Column("requests", pa.int32(), "Client requests in the transaction (a navigation's document counts as one).", minimum=0),
+    Column("status_0", pa.int32(), "Client requests that never got a response (status 0).", minimum=0),
+    Column("status_4xx", pa.int32(), "Client requests answered 4xx.", minimum=0),
+    Column("status_5xx", pa.int32(), "Client requests answered 5xx.", minimum=0),
+    Column("js_errors", pa.int32(), "Uncaught JS errors and unhandled rejections in the transaction.", minimum=0),
+    Column("server_errors", pa.int32(), "Server records (access lines, request logs, server spans) with status >= 500 or an error status.", minimum=0),
+    Column("timeouts", pa.int32(), "Records that timed out: status 408/504 or a timeout error at any layer.", minimum=0),
+    Column("members", pa.string(), "JSON list of the transaction's members: [event id, how it joined, confidence, its best link's method, that link's confidence, the linked server entry's duration, db.system]; lets a waterfall skip scanning event_transactions, links and the attributes map."),
+    Column("members_from", TIMESTAMP, "Earliest member's time (bounds the scan of events for a waterfall).", unit="µs UTC"),
+    Column("members_to", TIMESTAMP, "Latest member's time.", unit="µs UTC"),
+    Column("correlation_run_id", pa.string(), "Correlation run of the transaction these facts were built from.", required=True),
+)
+
+REQUEST_FACTS: tuple[Column, ...] = (
+    Column("transaction_id", pa.string(), "Transaction the request belongs to.", required=True),
+    Column("event_id", pa.string(), "The request's record in events.", required=True),
+    Column("ts", TIMESTAMP, "When the request started, server clock.", unit="µs UTC", required=True),
+    Column("layer", pa.string(), "Where it was seen: client (fetch, XHR, document), gateway (access log), service (server span or request log), dependency (database or third-party call).", allowed=FACT_LAYERS, required=True),
+    Column("service", pa.string(), "Service that handled it (client: the web app; dependency: the calling service)."),
+    Column("route", pa.string(), "Route template; for a dependency, the database system or the remote host."),
+    Column("http_method", pa.string(), "HTTP method, when there is one.", allowed=HTTP_METHODS),
+    Column("http_status", pa.int16(), "HTTP status (0 when the client got no response).", minimum=0, maximum=599),
+    Column("duration_ms", pa.float64(), "How long the request took at this layer.", unit="ms", minimum=0, maximum=_HOUR_MS),
+    Column("failed", pa.bool_(), "Status 0 or >= 500, or an error span status.", required=True),
+    Column("timeout", pa.bool_(), "Status 408/504 or a timeout error.", required=True),
+    *_fact_dimensions(),
+    Column("correlation_run_id", pa.string(), "Correlation run of the transaction these facts were built from.", required=True),
+)
+
+SAVED_VIEWS: tuple[Column, ...] = (
+    Column("view_id", pa.string(), "Id of the saved view (random).", required=True),
+    Column("name", pa.string(), "Name people see in the list of saved views.", required=True),
+    Column("team", pa.string(), "Team that owns and may edit the view.", required=True),
+    Column("page", pa.string(), "UI page the view opens (overview, flow, heatmap, impact, ...).", required=True),
+    Column("query", pa.string(), "URL query string of the page: its filters and parameters.", required=True),
+    Column("description", pa.string(), "What the view is for, in the team's words."),
+    Column("based_on", pa.string(), "Name of the shared view it was customised from, if any."),
+    Column("created_at", TIMESTAMP, "When it was saved first.", unit="µs UTC", required=True),
+    Column("updated_at", TIMESTAMP, "When it was last edited.", unit="µs UTC", required=True),
+)
+
 TABLES: dict[str, tuple[Column, ...]] = {
     "events": EVENTS,
     "quarantine": QUARANTINE,
@@ -444,6 +521,9 @@ TABLES: dict[str, tuple[Column, ...]] = {
     "clock_offsets": CLOCK_OFFSETS,
     "unlinked_requests": UNLINKED_REQUESTS,
     "correlation_runs": CORRELATION_RUNS,
+    "transaction_facts": TRANSACTION_FACTS,
+    "request_facts": REQUEST_FACTS,
+    "saved_views": SAVED_VIEWS,
 }
 
 

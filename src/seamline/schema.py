@@ -8,13 +8,14 @@ column over the keys actually present keeps this fast for wide, sparse records.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import pyarrow as pa
 
 from seamline.dictionary import EVENTS, QUARANTINE, TABLES, Column
 
-SCHEMA_VERSION = 3  # bumped together with a new migration in seamline/store/migrations
+SCHEMA_VERSION = 4  # bumped together with a new migration in seamline/store/migrations
 
 
 def arrow_schema(columns: Sequence[Column]) -> pa.Schema:
@@ -45,7 +46,13 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def _transpose(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+def _transpose(rows: Sequence[Mapping[str, Any]]) -> dict[str, Sequence[Any]]:
+    if rows and type(rows[0]) is dict and len(set(map(tuple, rows))) == 1:
+        # One shape (a parser writes a record's keys in a fixed order): transpose in C.
+        try:
+            return dict(zip(rows[0], zip(*map(dict.values, rows), strict=True), strict=True))  # type: ignore[arg-type]
+        except TypeError:  # a mapping that is not a dict among them
+            pass
     # Walk only the keys each row has: sparse rows of mixed kinds pay for what they carry,
     # not for every column any row in the batch carries.
     columns: dict[str, list[Any]] = {}
@@ -89,6 +96,23 @@ def rows_to_batch(rows: Sequence[Mapping[str, Any]], schema: pa.Schema = EVENTS_
         else:
             arrays.append(pa.array(values, type=field.type))
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+_LITERAL_TYPES: dict[type, pa.DataType] = {bool: pa.bool_(), int: pa.int64(), float: pa.float64(), str: pa.string()}
+
+
+@lru_cache(maxsize=4096)
+def _literal(value: Any, kind: type) -> pa.Scalar:
+    return pa.scalar(value, type=_LITERAL_TYPES[kind])
+
+
+def lit(value: bool | int | float | str) -> pa.Scalar:
+    """A typed Arrow scalar for a compute call (cached).
+
+    Handing pyarrow.compute a bare Python value makes pyarrow infer its type, which costs tens
+    of microseconds per call (it retries an optional import each time); a typed scalar does not.
+    """
+    return _literal(value, type(value))
 
 
 def empty_batch(schema: pa.Schema = EVENTS_SCHEMA) -> pa.RecordBatch:

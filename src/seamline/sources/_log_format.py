@@ -190,7 +190,10 @@ def _time(f: Field, column: str, esc: bool) -> Conv:
         scale = UNIT_US[f.arg or "s"]
 
         def read(v: str) -> int:
-            return round(_number(f, v) * scale)
+            us = round(_number(f, v) * scale)
+            if not 0 <= us < 253_402_300_800_000_000:  # before 1970 or past year 9999: not a log clock
+                raise BadRecord(f"{f.label}: epoch time out of range: {v[:40]!r}")
+            return us
     elif f.role == "ts_strptime":
 
         def read(v: str) -> int:

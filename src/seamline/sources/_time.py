@@ -31,10 +31,15 @@ def us_to_iso(us: int) -> str:
     return (_EPOCH + timedelta(microseconds=us)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+_MAX_US = 253_402_300_800_000_000  # 10000-01-01: beyond that no real clock writes
+
+
 def epoch_to_us(value: float | int) -> int:
     """An epoch number in s, ms, µs or ns (told apart by magnitude) to microseconds."""
     v = float(value)
     magnitude = abs(v)
+    if not magnitude < _MAX_US * 1000:  # also rejects nan and inf
+        raise BadTimestamp(f"epoch number out of range: {value!r}")
     if magnitude < 1e11:  # seconds: up to year 5138
         return round(v * 1_000_000)
     if magnitude < 1e14:  # milliseconds

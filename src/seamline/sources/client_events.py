@@ -151,14 +151,17 @@ def _str(obj: Mapping[str, Any], key: str, where: str) -> str | None:
 
 def _num(obj: Mapping[str, Any], key: str, where: str) -> float | None:
     v = obj.get(key)
-    if v is None:
-        return None
+    if v is None or type(v) is float or type(v) is int:  # the common cases, without isinstance chains
+        return v
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise _Invalid(f"{where}{key} must be a number, got {json_type(v)}")
     return v
 
 
 def _int(obj: Mapping[str, Any], key: str, where: str, high: int | None = None) -> int | None:
+    v = obj.get(key)
+    if type(v) is int and 0 <= v <= (high if high is not None else _MAX_SAFE_INT):
+        return v  # a whole number in range, as JSON integers mostly are
     v = _num(obj, key, where)
     if v is None:
         return None

@@ -9,6 +9,9 @@ its keys: no regex, no path walking, no priority checks. A record with an HTTP m
 (`server_request`); anything else is a `server_log`. Fields no preset maps are kept as text in
 `attributes` (objects the preset does not look into as compact JSON).
 
+`make_chunk_parser` reads many lines at once into Arrow columns (`_json_columnar`), row for
+row what this parser yields; lines it cannot vouch for come back here.
+
 Options: `preset` (auto | otel | ecs | pino | structlog | logrus | zap | python | generic),
 `service` and `environment` (defaults when a record has none), `path` (the file; its stem is
 the last-resort service name).
@@ -298,6 +301,14 @@ class _Parser:
             tree = self.trees[name] = compile_preset(PRESETS[name])
         return tree
 
+    def plan(self, keys: tuple[str, ...]) -> Plan | None:
+        """The flat plan for records of this shape (made on first sight); None means walk the tree."""
+        plan = self.plans.get(keys, MISS)
+        if plan is MISS:
+            plan = _flat_plan(keys, self.tree) if len(self.plans) < _MAX_PLANS else None
+            self.plans[keys] = plan
+        return plan
+
     def _vote(self, record: dict[str, Any]) -> None:
         self.votes.append(record)
         name = detect_preset(self.votes)
@@ -316,10 +327,7 @@ class _Parser:
         if not self.fixed:
             self._vote(record)
         keys = tuple(record)
-        plan = self.plans.get(keys, MISS)
-        if plan is MISS:
-            plan = _flat_plan(keys, self.tree) if len(self.plans) < _MAX_PLANS else None
-            self.plans[keys] = plan
+        plan = self.plan(keys)
         done = _run_plan(record, plan) if plan is not None else None
         if done is not None:
             row, attrs = done
@@ -337,21 +345,7 @@ class _Parser:
             _walk(record, self._tree(own), "", row, {}, attrs, record)
             if "ts" not in row:
                 raise BadRecord(self._no_ts_reason(record, own))
-        stack = row.pop("_stack", None)
-        if stack is not None or "error_type" in row:
-            if "error_type" not in row and stack is not None:
-                kind, message = exception_head(stack)
-                if kind:
-                    row["error_type"] = kind
-                    if message and "error_message" not in row:
-                        row["error_message"] = message
-            row["error_fingerprint"] = fingerprint(stack, row.get("error_type"), row.get("error_message"))
-        traceparent = row.pop("_traceparent", None)
-        if traceparent is not None:
-            fields = trace_fields(traceparent)
-            if fields and row.get("trace_id", fields["trace_id"]) == fields["trace_id"]:
-                for key, value in fields.items():
-                    row.setdefault(key, value)
+        finish_errors_and_trace(row)
         row["kind"] = "server_request" if "http_method" in row and "http_status" in row else "server_log"
         if "service" not in row and self.service:
             row["service"] = self.service
@@ -368,6 +362,25 @@ class _Parser:
             if value is not MISS:
                 return f"unreadable timestamp in {path!r}: {as_text(value)[:60]!r}"
         return f"no timestamp field (preset {preset}; looked for {', '.join(dict.fromkeys(paths))})"
+
+
+def finish_errors_and_trace(row: Row) -> None:
+    """Error type, message and fingerprint from a stack; trace fields from a traceparent (in place)."""
+    stack = row.pop("_stack", None)
+    if stack is not None or "error_type" in row:
+        if "error_type" not in row and stack is not None:
+            kind, message = exception_head(stack)
+            if kind:
+                row["error_type"] = kind
+                if message and "error_message" not in row:
+                    row["error_message"] = message
+        row["error_fingerprint"] = fingerprint(stack, row.get("error_type"), row.get("error_message"))
+    traceparent = row.pop("_traceparent", None)
+    if traceparent is not None:
+        fields = trace_fields(traceparent)
+        if fields and row.get("trace_id", fields["trace_id"]) == fields["trace_id"]:
+            for key, value in fields.items():
+                row.setdefault(key, value)
 
 
 def make_parser(options: Mapping[str, str]) -> Callable[[bytes], Iterable[Row | Rejected]]:
@@ -400,3 +413,12 @@ def sniff(sample: bytes, filename: str) -> float:
     if detect_preset(records[:_DETECT_RECORDS]) != "generic":
         score += 0.15
     return round(score, 3)
+
+
+def make_chunk_parser(parser: Callable[[bytes], Iterable[Row | Rejected]]) -> Any:
+    """A parser of many lines at once bound to `parser` (a json_log line parser), or None."""
+    if not isinstance(parser, _Parser):
+        return None
+    from seamline.sources._json_columnar import JsonChunkParser  # imports this module
+
+    return JsonChunkParser(parser)

@@ -4,12 +4,21 @@ Rows are on the server clock (client rows skew-corrected), ordered by start, eac
 lane (client, gateway, a named service, database, external call, logs), what it was, and
 where it came from (file and line, or endpoint and request). A client request's row also
 says how much of its time the network took: its duration minus its server entry's.
+
+A transaction id is looked up through `transaction_facts` when its facts are current: they
+hold the member ids, how each joined and its best link, and the members' time span, so only
+a few row groups of `events` are read (milliseconds on a store of millions of events).
+Otherwise (other kinds of id, facts not refreshed yet) the members are joined from
+`event_transactions`, `links` and `events`.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePath
 from typing import Any
+
+import orjson
 
 from seamline.store.base import Store
 
@@ -41,8 +50,67 @@ LEFT JOIN events s ON s.event_id = l.to_event_id
 WHERE et.transaction_id = ?
 QUALIFY row_number() OVER (PARTITION BY e.event_id ORDER BY l.confidence DESC NULLS LAST,
                            s.source IN ('nginx', 'apache') DESC) = 1
-ORDER BY e.ts, e.kind
+ORDER BY e.ts, e.kind, e.origin, e.position, e.position_index
 """
+
+
+_EVENT_COLUMNS = """
+e.event_id, e.kind, e.ts, e.duration_ms, e.service, e.span_kind, e.span_status, e.name, e.http_method,
+e.route, e.url, e.http_status, e.level, e.message, e.error_type, e.error_message, e.source, e.origin,
+e.position, e.position_index, e.client_ts, e.clock_offset_ms, e.trace_id, e.span_id, e.request_id
+"""
+
+
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="seamline-waterfall")
+
+
+def _number(text: str | None) -> float | None:
+    return None if text is None else float(text)
+
+
+def _from_facts(store: Store, tx_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    """The transaction and its members through its facts, or None when they are missing or stale."""
+    facts = store.query(
+        "SELECT start_ts, members, members_from, members_to, correlation_run_id FROM transaction_facts "
+        "WHERE transaction_id = ?",
+        [tx_id],
+    ).to_pylist()
+    if not facts or facts[0]["members"] is None:
+        return None
+    f = facts[0]
+    members = {m[0]: m for m in orjson.loads(f["members"])}
+    if any(len(m) != 7 for m in members.values()):  # facts written by an older build: take the long way
+        return None
+    # The transaction row and its members are independent reads: run them side by side.
+    tx_job = _POOL.submit(
+        lambda: store.query(
+            "SELECT * FROM transactions WHERE transaction_id = ? AND start_ts = ? AND correlation_run_id = ?",
+            [tx_id, f["start_ts"], f["correlation_run_id"]],
+        ).to_pylist()
+    )
+    rows = store.query(
+        f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.ts BETWEEN ? AND ? "
+        "AND e.event_id IN (SELECT unnest(?::VARCHAR[]))",
+        [f["members_from"], f["members_to"], list(members)],
+    ).to_pylist()
+    tx = tx_job.result()
+    if not tx:
+        return None
+    if len(rows) != len(members):
+        return None
+    for row in rows:
+        # The member list also carries db.system, so the attributes map (costly to read) is not scanned.
+        _, via, confidence, method, link_confidence, server_ms, db_system = members[row["event_id"]]
+        row.update(
+            db_system=db_system,
+            via=via,
+            confidence=_number(confidence),
+            link_method=method,
+            link_confidence=_number(link_confidence),
+            server_ms=_number(server_ms),
+        )
+    rows.sort(key=lambda r: (r["ts"], r["kind"], r["origin"], r["position"] or 0, r["position_index"] or 0))
+    return tx[0], rows
 
 
 def resolve(store: Store, ident: str) -> tuple[str, str] | None:
@@ -106,12 +174,21 @@ def _source(row: dict[str, Any]) -> str:
 
 def transaction_waterfall(store: Store, ident: str) -> dict[str, Any] | None:
     """The transaction and its member rows, ready for the terminal, the UI or JSON."""
-    found = resolve(store, ident)
-    if found is None:
-        return None
-    matched_by, tx_id = found
-    tx = store.query("SELECT * FROM transactions WHERE transaction_id = ?", [tx_id]).to_pylist()[0]
-    members = store.query(_MEMBERS_SQL, [tx_id]).to_pylist()
+    fast = _from_facts(store, ident)
+    if fast is not None:
+        matched_by = "transaction"
+        tx, members = fast
+    else:
+        found = resolve(store, ident)
+        if found is None:
+            return None
+        matched_by, tx_id = found
+        fast = _from_facts(store, tx_id)
+        if fast is not None:
+            tx, members = fast
+        else:
+            tx = store.query("SELECT * FROM transactions WHERE transaction_id = ?", [tx_id]).to_pylist()[0]
+            members = store.query(_MEMBERS_SQL, [tx_id]).to_pylist()
     start = tx["start_ts"]
     rows = []
     for m in members:

@@ -1,4 +1,4 @@
-"""The FastAPI application behind `seamline serve`: ingest endpoints and health."""
+"""The FastAPI application behind `seamline serve`: ingest endpoints, health and the web UI."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from seamline.app import App
 from seamline.schema import SCHEMA_VERSION
 from seamline.web.ingest import IngestEndpoints
+from seamline.web.ui import mount_ui
 
 STATIC = Path(__file__).parent / "static"
 STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".map": "application/json", ".css": "text/css; charset=utf-8"}
@@ -139,5 +140,6 @@ def create_app(app: App) -> FastAPI:
             return Response(status_code=304, headers=headers)
         return Response(body, media_type=media_type, headers=headers)
 
+    mount_ui(api, app)  # pages, /api/views/<name> JSON twins, saved views, plotly.js
     api.state.endpoints = endpoints
     return api

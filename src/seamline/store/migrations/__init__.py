@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from seamline.store.migrations import m0001_initial, m0002_clock_skew, m0003_correlation
+from seamline.store.migrations import m0001_initial, m0002_clock_skew, m0003_correlation, m0004_views
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +26,7 @@ class Migration:
 
 MIGRATIONS: tuple[Migration, ...] = tuple(
     Migration(m.VERSION, m.NAME, tuple(m.UP), tuple(m.DOWN), tuple(m.DATA_DROPPED))
-    for m in (m0001_initial, m0002_clock_skew, m0003_correlation)
+    for m in (m0001_initial, m0002_clock_skew, m0003_correlation, m0004_views)
 )
 HEAD = MIGRATIONS[-1].version
 

@@ -1,0 +1,290 @@
+"""Facts the dashboards read: one row per transaction and one per request, derived from events.
+
+Dashboards must answer in well under a second over tens of millions of events, so they never
+join `events` with `event_transactions` at request time. After each correlation run,
+`refresh_facts` writes, for every transaction that has no facts of its current run yet:
+
+`transaction_facts` — the transaction's end-to-end latency and its split into segments:
+
+- e2e: a navigation's page load (`duration_ms` of the page view); an action's time from the
+  click to the end of its last-ending request. An action that made no request has no e2e
+  (it did its work in the page, or its cost shows in the navigation it led to).
+- the critical request: a navigation's document (its client time is the navigation timing's
+  `ttfb`, i.e. responseStart), an action's last-ending request.
+- client = e2e − critical request time (rendering, scripts, other resources, waiting);
+- network = critical request time − its server entry's duration (the gateway's access line
+  when there is one, else the first server span; from the link with the highest confidence);
+- dependency = sum of the database and third-party client spans in the server entry's trace
+  (a client span is third-party when no server span in the transaction is its child),
+  capped at the server entry's duration — parallel calls would otherwise count twice;
+- server = server entry duration − dependency (gateway, services and their code);
+- unattributed = the critical request's time when no server entry is linked to it (it cannot
+  be split into network and server); network, server and dependency are then 0.
+
+Each part is clamped at 0 and the server entry at the critical request's time, so the
+segments add up to e2e (clock truncation in access logs can make a server entry look longer
+than the client's view of it). Segments are a critical-path approximation: requests an action
+makes in parallel to the last-ending one count as client time.
+
+`request_facts` — every request-like member by layer: client requests (fetch, XHR; a
+navigation's document is in transaction_facts), gateway access lines, service entries
+(server spans, or a service's request log line when it has no span for that request), and
+dependency calls; each with status, duration, failed (status 0 or >= 500, or an error span)
+and timeout (408/504, or a timeout error), and the transaction's dimensions except its
+feature flags (a map column per request costs more to write than the rest of the row; a flag
+filter reaches requests through transaction_facts).
+
+Refreshing is incremental: facts whose transaction was rebuilt (a new correlation run) or
+removed are deleted, and the missing ones are built, in one pass over the members of those
+transactions only.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import duckdb
+
+from seamline.store.base import Store
+
+_TIMEOUT = (
+    "(m.http_status IN (408, 504) OR m.error_type ILIKE '%timeout%' OR m.error_message ILIKE '%timeout%' "
+    "OR m.error_message ILIKE '%timed out%')"
+)
+_SERVER_ERROR = "(m.http_status >= 500 OR m.span_status = 'error')"
+
+_DIMS = (
+    "t.flow, t.page, t.session_id, coalesce(t.user_id, t.anonymous_id) AS user_key, t.environment, t.release, "
+    "b.backend_release, t.region, t.browser, r.segment"
+)
+
+_STEPS: tuple[str, ...] = (
+    # Transactions without facts of their current run.
+    """
+    CREATE OR REPLACE TEMP TABLE _fx_tx AS
+    SELECT t.* FROM transactions t
+    WHERE NOT EXISTS (SELECT 1 FROM transaction_facts f
+                      WHERE f.transaction_id = t.transaction_id AND f.correlation_run_id = t.correlation_run_id)
+    """,
+    """
+    DELETE FROM transaction_facts f WHERE NOT EXISTS (
+        SELECT 1 FROM transactions t WHERE t.transaction_id = f.transaction_id
+                                       AND t.correlation_run_id = f.correlation_run_id)
+    """,
+    """
+    DELETE FROM request_facts f WHERE NOT EXISTS (
+        SELECT 1 FROM transactions t WHERE t.transaction_id = f.transaction_id
+                                       AND t.correlation_run_id = f.correlation_run_id)
+    """,
+    # Their members. Members lie between an hour before
+    # the earliest start and the latest end; the bound lets DuckDB skip row groups of events.
+    """
+    CREATE OR REPLACE TEMP TABLE _fx_m AS
+    SELECT et.transaction_id, et.via, et.confidence AS member_confidence,
+           e.event_id, e.kind, e.ts, e.duration_ms, e.service, e.source, e.span_kind,
+           e.span_status, e.http_method, e.http_status, e.route, e.name, e.trace_id, e.span_id, e.parent_span_id,
+           e.request_id, e.error_type, e.error_message, e.segment, e.release, e.value,
+           e.attributes['db.system'] AS db_system, TRY_CAST(e.attributes['nav.ttfb'] AS DOUBLE) AS ttfb,
+           coalesce(e.attributes['server.address'], e.attributes['net.peer.name']) AS peer
+    FROM event_transactions et
+    JOIN _fx_tx t ON t.transaction_id = et.transaction_id
+    JOIN events e ON e.event_id = et.event_id
+    WHERE e.ts BETWEEN $lo AND $hi
+    """,
+    # The server trace a record reached, also through its request id (a request without a
+    # traceparent gets a new trace from the first service).
+    """
+    CREATE OR REPLACE TEMP TABLE _fx_req_trace AS
+    SELECT transaction_id, request_id, any_value(trace_id) AS trace_id FROM _fx_m
+    WHERE request_id IS NOT NULL AND trace_id IS NOT NULL AND kind IN ('server_request', 'span')
+    GROUP BY ALL
+    """,
+    # Per client request or document: its server entry (prefer the surest link, then the gateway).
+    """
+    CREATE OR REPLACE TEMP TABLE _fx_link AS
+    SELECT c.transaction_id, c.event_id,
+           arg_max(s.duration_ms, l.confidence * 10 + CASE WHEN s.source IN ('nginx', 'apache') THEN 1 ELSE 0 END)
+               AS server_ms,
+           arg_max(s.http_status, l.confidence * 10 + CASE WHEN s.source IN ('nginx', 'apache') THEN 1 ELSE 0 END)
+               AS server_status,
+           coalesce(max(s.trace_id), max(rt.trace_id)) AS server_trace,
+           arg_max(l.method, l.confidence * 10 + CASE WHEN s.source IN ('nginx', 'apache') THEN 1 ELSE 0 END)
+               AS link_method,
+           max(l.confidence) AS link_confidence
+    FROM _fx_m c
+    JOIN links l ON l.from_event_id = c.event_id
+    JOIN _fx_m s ON s.event_id = l.to_event_id AND s.transaction_id = c.transaction_id
+    LEFT JOIN _fx_req_trace rt ON rt.transaction_id = s.transaction_id AND rt.request_id = s.request_id
+    WHERE c.kind IN ('client_request', 'page_view')
+    GROUP BY c.transaction_id, c.event_id
+    """,
+    # What a waterfall needs besides the events themselves, so it reads no other big table.
+    """
+    CREATE OR REPLACE TEMP TABLE _fx_members AS
+    SELECT m.transaction_id, min(m.ts) AS members_from, max(m.ts) AS members_to,
+           to_json(list([m.event_id, m.via, m.member_confidence::VARCHAR, k.link_method,
+                         k.link_confidence::VARCHAR, k.server_ms::VARCHAR, m.db_system]
+                        ORDER BY m.ts, m.event_id)) AS members
+    FROM _fx_m m LEFT JOIN _fx_link k ON k.transaction_id = m.transaction_id AND k.event_id = m.event_id
+    GROUP BY m.transaction_id
+    """,
+    """
+    CREATE OR REPLACE TEMP TABLE _fx_brel AS
+    SELECT transaction_id, arg_min(release, ts) AS backend_release FROM _fx_m
+    WHERE kind IN ('span', 'server_request') AND source NOT IN ('nginx', 'apache') AND release IS NOT NULL
+    GROUP BY transaction_id
+    """,
+    # Database and third-party calls: client spans with a database system, or no server child.
+    """
+    CREATE OR REPLACE TEMP TABLE _fx_dep AS
+    SELECT s.* FROM _fx_m s
+    WHERE s.kind = 'span' AND s.span_kind = 'client'
+      AND (s.db_system IS NOT NULL OR NOT EXISTS (
+           SELECT 1 FROM _fx_m c WHERE c.transaction_id = s.transaction_id AND c.trace_id = s.trace_id
+                                   AND c.parent_span_id = s.span_id AND c.kind = 'span'))
+    """,
+    f"""
+    INSERT INTO transaction_facts
+    WITH req AS (
+        SELECT m.transaction_id, m.event_id, m.kind, m.ts,
+               CASE WHEN m.kind = 'page_view' THEN coalesce(m.ttfb, m.duration_ms) ELSE m.duration_ms END AS req_ms
+        FROM _fx_m m WHERE m.kind IN ('client_request', 'page_view')
+    ), ends AS (
+        SELECT *, ts + to_microseconds(CAST(round(coalesce(req_ms, 0) * 1000) AS BIGINT)) AS req_end FROM req
+    ), crit AS (
+        SELECT r.transaction_id, arg_max(r.event_id, r.req_end) AS event_id, max(r.req_end) AS req_end,
+               arg_max(r.req_ms, r.req_end) AS req_ms
+        FROM ends r JOIN _fx_tx t ON t.transaction_id = r.transaction_id
+        WHERE (t.kind = 'navigation' AND r.event_id = t.root_event_id)
+           OR (t.kind = 'action' AND r.kind = 'client_request')
+        GROUP BY r.transaction_id
+    ), dep AS (
+        SELECT transaction_id, trace_id, sum(duration_ms) AS dep_ms FROM _fx_dep GROUP BY ALL
+    ), counts AS (
+        SELECT m.transaction_id,
+               count(*) FILTER (WHERE m.kind = 'client_error') AS js_errors,
+               count(*) FILTER (WHERE m.kind = 'client_request') AS requests,
+               count(*) FILTER (WHERE m.kind = 'client_request' AND m.http_status = 0) AS status_0,
+               count(*) FILTER (WHERE m.kind = 'client_request' AND m.http_status BETWEEN 400 AND 499) AS status_4xx,
+               count(*) FILTER (WHERE m.kind = 'client_request' AND m.http_status >= 500) AS status_5xx,
+               count(*) FILTER (WHERE m.kind IN ('server_request', 'span') AND m.span_kind IS DISTINCT FROM 'client'
+                                AND {_SERVER_ERROR}) AS server_errors,
+               count(*) FILTER (WHERE {_TIMEOUT}) AS timeouts,
+               max(m.value) FILTER (WHERE m.kind = 'web_vital' AND m.name = 'LCP') AS lcp_ms
+        FROM _fx_m m GROUP BY m.transaction_id
+    ), parts AS (
+        SELECT t.transaction_id,
+               CASE WHEN t.kind = 'navigation' THEN r.duration_ms
+                    ELSE date_diff('microsecond', t.start_ts, c.req_end) / 1000.0 END AS e2e,
+               c.event_id AS critical, CASE WHEN c.req_ms > 0 THEN c.req_ms ELSE 0 END AS req_ms,
+               k.server_ms, k.server_status, d.dep_ms
+        FROM _fx_tx t
+        LEFT JOIN crit c ON c.transaction_id = t.transaction_id
+        LEFT JOIN _fx_m r ON r.transaction_id = t.transaction_id AND r.event_id = t.root_event_id
+        LEFT JOIN _fx_link k ON k.transaction_id = t.transaction_id AND k.event_id = c.event_id
+        LEFT JOIN dep d ON d.transaction_id = t.transaction_id AND d.trace_id = k.server_trace
+    ), clamped AS (
+        -- DuckDB's least/greatest skip NULLs, so "no server entry" stays explicit with CASE.
+        SELECT *, CASE WHEN e2e IS NULL THEN NULL WHEN e2e < 0 THEN 0 ELSE e2e END AS e2e_ms,
+               CASE WHEN server_ms IS NULL THEN NULL WHEN server_ms < 0 THEN 0
+                    WHEN server_ms > req_ms THEN req_ms ELSE server_ms END AS entry_ms
+        FROM parts
+    ), p AS (
+        SELECT *, CASE WHEN entry_ms IS NULL THEN NULL WHEN coalesce(dep_ms, 0) > entry_ms THEN entry_ms
+                       ELSE coalesce(dep_ms, 0) END AS dep_part
+        FROM clamped
+    )
+    SELECT t.transaction_id, t.kind, t.name, {_DIMS}, t.feature_flags, t.start_ts,
+           p.e2e_ms,
+           CASE WHEN p.e2e_ms IS NOT NULL THEN greatest(p.e2e_ms - p.req_ms, 0) END,
+           CASE WHEN p.e2e_ms IS NOT NULL THEN coalesce(p.req_ms - p.entry_ms, 0) END,
+           CASE WHEN p.e2e_ms IS NOT NULL THEN coalesce(p.entry_ms - p.dep_part, 0) END,
+           CASE WHEN p.e2e_ms IS NOT NULL THEN coalesce(p.dep_part, 0) END,
+           CASE WHEN p.e2e_ms IS NOT NULL THEN CASE WHEN p.entry_ms IS NULL THEN p.req_ms ELSE 0 END END,
+           n.lcp_ms, p.critical,
+           coalesce(n.requests, 0) + CASE WHEN t.kind = 'navigation' THEN 1 ELSE 0 END,
+           coalesce(n.status_0, 0),
+           coalesce(n.status_4xx, 0) + CASE WHEN t.kind = 'navigation' AND p.server_status BETWEEN 400 AND 499
+                                            THEN 1 ELSE 0 END,
+           coalesce(n.status_5xx, 0) + CASE WHEN t.kind = 'navigation' AND p.server_status >= 500 THEN 1 ELSE 0 END,
+           coalesce(n.js_errors, 0), coalesce(n.server_errors, 0), coalesce(n.timeouts, 0),
+           mb.members, mb.members_from, mb.members_to, t.correlation_run_id
+    FROM _fx_tx t
+    JOIN p ON p.transaction_id = t.transaction_id
+    LEFT JOIN counts n ON n.transaction_id = t.transaction_id
+    LEFT JOIN _fx_members mb ON mb.transaction_id = t.transaction_id
+    LEFT JOIN _fx_m r ON r.transaction_id = t.transaction_id AND r.event_id = t.root_event_id
+    LEFT JOIN _fx_brel b ON b.transaction_id = t.transaction_id
+    """,
+    # Request facts: client requests, gateway lines, service entries, dependency calls.
+    f"""
+    INSERT INTO request_facts
+    WITH spans_by_request AS (
+        SELECT DISTINCT transaction_id, service, request_id FROM _fx_m
+        WHERE kind = 'span' AND span_kind = 'server' AND request_id IS NOT NULL
+    ), rows AS (
+        SELECT m.*, CASE
+                   WHEN m.kind = 'client_request' THEN 'client'
+                   WHEN m.kind = 'server_request' AND m.source IN ('nginx', 'apache') THEN 'gateway'
+                   ELSE 'service' END AS layer
+        FROM _fx_m m
+        WHERE m.kind = 'client_request'
+           OR (m.kind = 'span' AND m.span_kind = 'server')
+           OR (m.kind = 'server_request' AND (m.source IN ('nginx', 'apache') OR NOT EXISTS (
+                   SELECT 1 FROM spans_by_request s WHERE s.transaction_id = m.transaction_id
+                      AND s.service = m.service AND s.request_id = m.request_id)))
+        UNION ALL
+        SELECT d.*, 'dependency' AS layer FROM _fx_dep d
+    )
+    SELECT m.transaction_id, m.event_id, m.ts, m.layer, m.service,
+           CASE WHEN m.layer = 'dependency' THEN coalesce(m.db_system, m.peer, m.name) ELSE m.route END,
+           m.http_method, m.http_status, m.duration_ms,
+           coalesce(m.http_status = 0 OR {_SERVER_ERROR}, false), coalesce({_TIMEOUT}, false),
+           {_DIMS}, t.correlation_run_id
+    FROM rows m
+    JOIN _fx_tx t ON t.transaction_id = m.transaction_id
+    LEFT JOIN _fx_m r ON r.transaction_id = t.transaction_id AND r.event_id = t.root_event_id
+    LEFT JOIN _fx_brel b ON b.transaction_id = t.transaction_id
+    """,
+)
+
+_TEMPS = ("_fx_tx", "_fx_m", "_fx_req_trace", "_fx_link", "_fx_members", "_fx_brel", "_fx_dep")
+
+
+def refresh_facts_in(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Bring the fact tables up to date on a write connection (inside the caller's transaction)."""
+    started = time.perf_counter()
+    con.execute(_STEPS[0])
+    todo, lo, hi = con.execute("SELECT count(*), min(start_ts), max(end_ts) FROM _fx_tx").fetchone()
+    for step in _STEPS[1:3]:
+        con.execute(step)
+    if todo:
+        lo_bound = con.execute("SELECT ?::TIMESTAMPTZ - INTERVAL 1 HOUR", [lo]).fetchone()[0]
+        hi_bound = con.execute("SELECT ?::TIMESTAMPTZ + INTERVAL 1 HOUR", [hi or lo]).fetchone()[0]
+        for step in _STEPS[3:]:
+            params = {k: v for k, v in {"lo": lo_bound, "hi": hi_bound}.items() if f"${k}" in step}
+            con.execute(step, params)
+    for temp in _TEMPS:
+        con.execute(f"DROP TABLE IF EXISTS {temp}")
+    return {"transactions": int(todo), "seconds": round(time.perf_counter() - started, 3)}
+
+
+def refresh_facts(store: Store) -> dict[str, Any]:
+    """Bring the fact tables up to date, in one transaction of a writable store."""
+    with store.transaction() as con:  # type: ignore[attr-defined]
+        return refresh_facts_in(con)
+
+
+def facts_stale(store: Store) -> bool:
+    """True when the facts do not match the transactions (compared per correlation run: a cheap check)."""
+    row = store.query(
+        """
+        SELECT count(*) AS n FROM
+            (SELECT correlation_run_id, count(*) AS k FROM transactions GROUP BY 1) t
+            FULL JOIN (SELECT correlation_run_id, count(*) AS k FROM transaction_facts GROUP BY 1) f
+            USING (correlation_run_id)
+        WHERE t.k IS DISTINCT FROM f.k
+        """
+    ).to_pylist()[0]
+    return bool(row["n"])
