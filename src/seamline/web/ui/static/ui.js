@@ -521,15 +521,15 @@ async function editView(viewId) {
   for (const input of document.querySelectorAll(`input[data-view="${CSS.escape(viewId)}"]`)) body[input.dataset.key] = input.value;
   const response = await fetch(`/api/saved-views/${enc(viewId)}`, {method: "PUT", headers: {"content-type": "application/json"}, body: JSON.stringify(body)});
   const d = await response.json();
+  if (response.ok) await PAGES.saved();  // redraw first: the status says the table is current
   setStatus(response.ok ? `Saved “${d.name}”.` : d.error, !response.ok);
-  if (response.ok) await PAGES.saved();
 }
 
 async function deleteView(viewId) {
   const response = await fetch(`/api/saved-views/${enc(viewId)}`, {method: "DELETE"});
   const d = await response.json();
-  setStatus(response.ok ? "Deleted." : d.error, !response.ok);
   if (response.ok) await PAGES.saved();
+  setStatus(response.ok ? "Deleted." : d.error, !response.ok);
 }
 
 // --- saving the current view ------------------------------------------------------------------
@@ -562,8 +562,8 @@ async function submitSave(event) {
     return;
   }
   $("save-view").close();
-  setStatus(`Saved “${d.name}” for ${d.team}.`);
   if (page === "saved") await PAGES.saved();
+  setStatus(`Saved “${d.name}” for ${d.team}.`);
 }
 
 function setStatus(text, isError) {
