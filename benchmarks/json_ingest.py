@@ -9,11 +9,13 @@ All run in this process on the same file:
   pseudonymization, insert, checkpoints);
 - the ceiling: inserting the rows Seamline stored, already built as Arrow batches of the same
   size, into a fresh `events` table through the same store call: no parsing at all.
-Prints the rates and ratios. Target: >= 0.6x the reference's rate.
+Each figure is the best of SEAMLINE_BENCH_ROUNDS (default 2) alternating rounds. Prints the
+rates and ratios. Target: >= 0.6x the reference's rate.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -29,6 +31,7 @@ from seamline.settings import Settings
 from seamline.store import Append, DuckDBStore
 
 LINES = 1_000_000
+ROUNDS = int(os.environ.get("SEAMLINE_BENCH_ROUNDS", "2"))
 
 
 def read_json_rate(root: Path, log: Path, options: str) -> float:
@@ -58,6 +61,7 @@ def insert_ceiling(root: Path, source_db: Path, batch_rows: int) -> float:
         store.apply([Append("events", batch)])
     seconds = time.perf_counter() - t
     store.close()
+    (root / "ceiling.duckdb").unlink()
     return table.num_rows / seconds
 
 
@@ -71,24 +75,26 @@ def main() -> None:
         size_mb = log.stat().st_size / 1e6
         print(f"input: {LINES:,} lines, {size_mb:.0f} MB, shaped like {source_log.name}")
 
-        duck_rate = read_json_rate(root, log, "ignore_errors = true")
-        full_rate = read_json_rate(root, log, "sample_size = -1")
+        # Best of alternating rounds: a shared machine's noise hits both sides alike.
+        duck_rate = full_rate = our_rate = ceiling = 0.0
+        for n in range(ROUNDS):
+            duck_rate = max(duck_rate, read_json_rate(root, log, "ignore_errors = true"))
+            full_rate = max(full_rate, read_json_rate(root, log, "sample_size = -1"))
+            settings = Settings({"home": root / f"home{n}"})
+            app = App(settings)
+            _ = app.ingestor  # store opened and migrated before the clock starts, as the reference connects first
+            t = time.perf_counter()
+            result = app.ingestor.ingest_file(log, source="json_log")
+            our_rate = max(our_rate, result.records_read / (time.perf_counter() - t))
+            app.close()
+            ceiling = max(ceiling, insert_ceiling(root, settings.database_path, settings.batch_rows))
+            settings.database_path.unlink()
 
-        settings = Settings({"home": root / "home"})
-        app = App(settings)
-        _ = app.ingestor  # store opened and migrated before the clock starts, as the reference connects first
-        t = time.perf_counter()
-        result = app.ingestor.ingest_file(log, source="json_log")
-        ours_s = time.perf_counter() - t
-        app.close()
-        ceiling = insert_ceiling(root, settings.database_path, settings.batch_rows)
-
-    our_rate = result.records_read / ours_s
     print(f"reference: duckdb read_json -> table (ignore_errors): {duck_rate:,.0f} lines/s")
     print(f"           duckdb read_json -> table (sample_size=-1, keeps every key): {full_rate:,.0f} lines/s")
     print(
-        f"seamline ingest (full pipeline): {result.rows_stored:,} stored, {result.rows_quarantined:,} quarantined "
-        f"in {ours_s:.2f} s = {our_rate:,.0f} lines/s"
+        f"seamline ingest (full pipeline): {result.rows_stored:,} stored, {result.rows_quarantined:,} quarantined, "
+        f"{our_rate:,.0f} lines/s"
     )
     print(f"ceiling: insert of the same rows as ready Arrow batches of {settings.batch_rows:,}: {ceiling:,.0f} rows/s")
     print(f"ratio seamline / duckdb: {our_rate / duck_rate:.2f}  (target >= 0.6)")

@@ -225,7 +225,7 @@ def _logs(draw: st.DrawFn) -> list[bytes]:
     return records
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(
     lines=_logs(),
     preset=st.sampled_from(["structlog", "pino", "generic", "zap", "logrus", "python", "ecs"]),

@@ -133,3 +133,26 @@ def test_truncated_gzip_keeps_readable_lines(tmp_path: Path, path_kind: str) -> 
     assert result.records_read == result.rows_stored + result.rows_quarantined
     assert 0 < len(events) < 3000 and len(quarantine) == 1
     assert "corrupt or truncated" in quarantine[0]["reason"]
+
+
+def test_transactions_hold_exactly_batch_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks are cut so each transaction stores batch_rows rows (DuckDB's row group), bad lines aside."""
+    lines = [_line(i) for i in range(300)]
+    lines[40] = b"{not json"
+    path = tmp_path / "api.ndjson"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    app = App(Settings({"home": tmp_path / "home", "batch_rows": 16}))
+    sizes: list[int] = []
+    submit = app.writer.submit
+
+    def counting(ops: Any, timeout: float | None = None) -> Any:
+        sizes.extend(op.batch.num_rows for op in ops if getattr(op, "table", None) == "events")
+        return submit(ops, timeout)
+
+    monkeypatch.setattr(app.writer, "submit", counting)
+    try:
+        result = app.ingestor.ingest_file(path, source="json_log")
+    finally:
+        app.close()
+    assert result.rows_stored == 299 and result.rows_quarantined == 1
+    assert sizes[:-1] == [16] * (len(sizes) - 1) and sum(sizes) == 299
