@@ -20,7 +20,7 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-## demo: simulate a day of shop traffic with incidents, ingest it, print what was loaded
+## demo: simulate a day of shop traffic with incidents, ingest and correlate it, then serve the UI
 demo: $(VENV)/.installed
 	$(BIN)/seamline simulate --out $(DEMO_DATA) --duration $(DEMO_DURATION) --seed 7 --idless-devices 0.1
 	$(BIN)/seamline ingest --home $(DEMO_HOME) --no-correlate $(DEMO_DATA)/client $(DEMO_DATA)/gateway $(DEMO_DATA)/services $(DEMO_DATA)/otlp
@@ -28,6 +28,9 @@ demo: $(VENV)/.installed
 	$(BIN)/seamline summary --home $(DEMO_HOME)
 	$(BIN)/seamline coverage --home $(DEMO_HOME) --by kind
 	$(BIN)/seamline skew --home $(DEMO_HOME)
+	$(BIN)/seamline views refresh --home $(DEMO_HOME)
+	@echo "Seamline UI: http://127.0.0.1:8470  (Ctrl-C stops it)"
+	$(BIN)/seamline serve --home $(DEMO_HOME) --port 8470
 
 ## test: install what the tests need (Python packages, the SDK's node tools, Debian's chromium), lint, run every test
 test: $(VENV)/.installed-test sdk/node_modules browser

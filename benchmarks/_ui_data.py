@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
+
 from seamline.app import App
 from seamline.correlate import correlate
 from seamline.settings import Settings
@@ -35,10 +37,14 @@ TIMES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _select(con: object, table: str, copy: int) -> str:
-    cols = [r[0] for r in con.execute(  # type: ignore[attr-defined]
-        "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position", [table]
-    ).fetchall()]
+def _select(con: duckdb.DuckDBPyConnection, table: str, copy: int) -> str:
+    cols = [
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+            [table],
+        ).fetchall()
+    ]
     out = []
     for c in cols:
         if c in IDS.get(table, ()):
@@ -47,7 +53,7 @@ def _select(con: object, table: str, copy: int) -> str:
             out.append(f"{c} + INTERVAL {copy} DAY")
         else:
             out.append(c)
-    return f"INSERT INTO {table} SELECT {', '.join(out)} FROM {table}_day"
+    return f"INSERT INTO {table} SELECT {', '.join(out)} FROM {table}_day"  # names from the catalog, not input
 
 
 def build(home: Path, sim: Path, events: int, seed: int = 7) -> dict[str, int]:

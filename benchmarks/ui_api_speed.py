@@ -148,7 +148,9 @@ def main() -> None:
             transaction_waterfall(application.store, r["transaction_id"])
             in_process.append((time.perf_counter() - started) * 1000)
 
-    print(f"\nstore: {counts['events']:,} events, {counts['transactions']:,} transactions, "
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\nload average at the end (1/5/15 min; the machine has {os.cpu_count()} cores): {load}")
+    print(f"store: {counts['events']:,} events, {counts['transactions']:,} transactions, "
           f"{counts['requests']:,} request facts; facts refresh: {facts['transactions']:,} transactions "
           f"in {facts_s:.1f} s ({os.cpu_count()} cores)")
     print(f"\ndashboard API calls over HTTP, {REPEAT} runs each (target p95 <= {DASHBOARD_MS:.0f} ms)")

@@ -213,6 +213,7 @@ def test_waterfall_from_facts_matches_the_joined_members(app: App, monkeypatch: 
         for r in app.store.query("SELECT transaction_id FROM transaction_facts ORDER BY hash(transaction_id) LIMIT 40")
         .to_pylist()
     ]
+    assert all(waterfall_module._from_facts(app.store, t) is not None for t in sample)
     fast = {t: waterfall_module.transaction_waterfall(app.store, t) for t in sample}
     monkeypatch.setattr(waterfall_module, "_from_facts", lambda store, tx: None)
     for t in sample:
@@ -398,3 +399,15 @@ def test_views_and_watchlist_commands(app: App, tmp_path: Path) -> None:
     assert runner.invoke(cli, ["watchlist", "init", "--home", str(home)]).exit_code == 2
     shown = runner.invoke(cli, ["watchlist", "show", "--json", "--home", str(home)])
     assert shown.exit_code == 0 and '"source": "file"' in shown.output
+
+
+def test_quality_coverage_from_facts_matches_join_coverage(app: App) -> None:
+    """The data-quality page's coverage (from request_facts) agrees with `seamline coverage`."""
+    from seamline.views.coverage import join_coverage
+
+    facts = run_view(app.store, "data_quality", {"range": "all"})["coverage"]["overall"]
+    joined = join_coverage(app.store, by="route")["overall"]
+    # Facts hold the requests that belong to a transaction: all but the odd one before a session's first page.
+    assert 0.995 * joined["requests"] <= facts["requests"] <= joined["requests"]
+    for share in ("exact_share", "scored_share", "unlinked_share"):
+        assert abs(facts[share] - joined[share]) < 0.005

@@ -729,6 +729,15 @@ def quarantine_reingest(
         console.print(f"  {n:,} x {why}")
 
 
+def _register_subcommands() -> None:
+    from seamline.commands.views import register as register_views
+
+    register_views(app)
+
+
+_register_subcommands()
+
+
 def main() -> None:
     """Entry point of the `seamline` script."""
     app()

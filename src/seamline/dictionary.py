@@ -451,7 +451,7 @@ def _fact_dimensions() -> tuple[Column, ...]:
     )
 
 
-FACT_LAYERS = ("client", "gateway", "service", "dependency")
+FACT_LAYERS = ("client", "document", "gateway", "service", "dependency")
 
 TRANSACTION_FACTS: tuple[Column, ...] = (
     Column("transaction_id", pa.string(), "The transaction these facts describe.", required=True),
@@ -475,7 +475,7 @@ TRANSACTION_FACTS: tuple[Column, ...] = (
     Column("js_errors", pa.int32(), "Uncaught JS errors and unhandled rejections in the transaction.", minimum=0),
     Column("server_errors", pa.int32(), "Server records (access lines, request logs, server spans) with status >= 500 or an error status.", minimum=0),
     Column("timeouts", pa.int32(), "Records that timed out: status 408/504 or a timeout error at any layer.", minimum=0),
-    Column("members", pa.string(), "JSON list of the transaction's members: [event id, how it joined, confidence, its best link's method, that link's confidence, the linked server entry's duration, db.system]; lets a waterfall skip scanning event_transactions, links and the attributes map."),
+    Column("members", pa.string(), "The transaction's members, separated by U+001E, each with fields separated by U+001F: event id, how it joined, confidence, its best link's method, that link's confidence, the linked server entry's duration, db.system; lets a waterfall skip event_transactions, links and the attributes map."),
     Column("members_from", TIMESTAMP, "Earliest member's time (bounds the scan of events for a waterfall).", unit="µs UTC"),
     Column("members_to", TIMESTAMP, "Latest member's time.", unit="µs UTC"),
     Column("correlation_run_id", pa.string(), "Correlation run of the transaction these facts were built from.", required=True),
@@ -485,14 +485,16 @@ REQUEST_FACTS: tuple[Column, ...] = (
     Column("transaction_id", pa.string(), "Transaction the request belongs to.", required=True),
     Column("event_id", pa.string(), "The request's record in events.", required=True),
     Column("ts", TIMESTAMP, "When the request started, server clock.", unit="µs UTC", required=True),
-    Column("layer", pa.string(), "Where it was seen: client (fetch, XHR, document), gateway (access log), service (server span or request log), dependency (database or third-party call).", allowed=FACT_LAYERS, required=True),
+    Column("layer", pa.string(), "Where it was seen: client (fetch, XHR), document (a page load's document request, timed by its TTFB), gateway (access log), service (server span or request log), dependency (database or third-party call).", allowed=FACT_LAYERS, required=True),
     Column("service", pa.string(), "Service that handled it (client: the web app; dependency: the calling service)."),
-    Column("route", pa.string(), "Route template; for a dependency, the database system or the remote host."),
+    Column("route", pa.string(), "Route template; for a document, the page route; for a dependency, the database system or the remote host."),
     Column("http_method", pa.string(), "HTTP method, when there is one.", allowed=HTTP_METHODS),
     Column("http_status", pa.int16(), "HTTP status (0 when the client got no response).", minimum=0, maximum=599),
     Column("duration_ms", pa.float64(), "How long the request took at this layer.", unit="ms", minimum=0, maximum=_HOUR_MS),
     Column("failed", pa.bool_(), "Status 0 or >= 500, or an error span status.", required=True),
     Column("timeout", pa.bool_(), "Status 408/504 or a timeout error.", required=True),
+    Column("linkage", pa.string(), "For a client request or document: how correlation found its server side (exact ids, a scored match, or not at all).", allowed=("exact", "scored", "unlinked")),
+    Column("unlinked_reason", pa.string(), "For an unlinked client request or document: why correlation gave up (see unlinked_requests)."),
     *_fact_dimensions(),
     Column("correlation_run_id", pa.string(), "Correlation run of the transaction these facts were built from.", required=True),
 )

@@ -65,6 +65,11 @@ def join_coverage(
         f"count(*) AS n FROM ({requests}) r GROUP BY ALL",
         params,
     ).to_pylist()
+    return summarise(groups, by, limit)
+
+
+def summarise(groups: list[dict[str, Any]], by: str, limit: int) -> dict[str, Any]:
+    """Coverage from request counts per (key, linkage, reason): overall shares, breakdown, unlinked reasons."""
     totals = {"requests": 0, "exact": 0, "scored": 0, "unlinked": 0}
     per_key: dict[Any, dict[str, int]] = {}
     per_reason: dict[str, int] = {}

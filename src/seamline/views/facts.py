@@ -26,11 +26,13 @@ segments add up to e2e (clock truncation in access logs can make a server entry 
 than the client's view of it). Segments are a critical-path approximation: requests an action
 makes in parallel to the last-ending one count as client time.
 
-`request_facts` — every request-like member by layer: client requests (fetch, XHR; a
-navigation's document is in transaction_facts), gateway access lines, service entries
-(server spans, or a service's request log line when it has no span for that request), and
-dependency calls; each with status, duration, failed (status 0 or >= 500, or an error span)
-and timeout (408/504, or a timeout error), and the transaction's dimensions except its
+`request_facts` — every request-like member by layer: client requests (fetch, XHR),
+documents (a page load's document request: its TTFB, and its server entry's status), gateway
+access lines, service entries (server spans, or a service's request log line when it has no
+span for that request), and dependency calls; each with status, duration, failed (status 0
+or >= 500, or an error span) and timeout (408/504, or a timeout error); client requests and
+documents with how correlation joined them (exact, scored, unlinked and why); and the
+transaction's dimensions except its
 feature flags (a map column per request costs more to write than the rest of the row; a flag
 filter reaches requests through transaction_facts).
 
@@ -84,7 +86,7 @@ _STEPS: tuple[str, ...] = (
     SELECT et.transaction_id, et.via, et.confidence AS member_confidence,
            e.event_id, e.kind, e.ts, e.duration_ms, e.service, e.source, e.span_kind,
            e.span_status, e.http_method, e.http_status, e.route, e.name, e.trace_id, e.span_id, e.parent_span_id,
-           e.request_id, e.error_type, e.error_message, e.segment, e.release, e.value,
+           e.request_id, e.error_type, e.error_message, e.segment, e.release, e.value, e.page,
            e.attributes['db.system'] AS db_system, TRY_CAST(e.attributes['nav.ttfb'] AS DOUBLE) AS ttfb,
            coalesce(e.attributes['server.address'], e.attributes['net.peer.name']) AS peer
     FROM event_transactions et
@@ -123,9 +125,9 @@ _STEPS: tuple[str, ...] = (
     """
     CREATE OR REPLACE TEMP TABLE _fx_members AS
     SELECT m.transaction_id, min(m.ts) AS members_from, max(m.ts) AS members_to,
-           to_json(list([m.event_id, m.via, m.member_confidence::VARCHAR, k.link_method,
-                         k.link_confidence::VARCHAR, k.server_ms::VARCHAR, m.db_system]
-                        ORDER BY m.ts, m.event_id)) AS members
+           string_agg(concat_ws(chr(31), m.event_id, m.via, m.member_confidence, coalesce(k.link_method, ''),
+                                coalesce(k.link_confidence::VARCHAR, ''), coalesce(k.server_ms::VARCHAR, ''),
+                                coalesce(m.db_system, '')), chr(30)) AS members
     FROM _fx_m m LEFT JOIN _fx_link k ON k.transaction_id = m.transaction_id AND k.event_id = m.event_id
     GROUP BY m.transaction_id
     """,
@@ -226,23 +228,44 @@ _STEPS: tuple[str, ...] = (
     ), rows AS (
         SELECT m.*, CASE
                    WHEN m.kind = 'client_request' THEN 'client'
+                   WHEN m.kind = 'page_view' THEN 'document'
                    WHEN m.kind = 'server_request' AND m.source IN ('nginx', 'apache') THEN 'gateway'
                    ELSE 'service' END AS layer
         FROM _fx_m m
-        WHERE m.kind = 'client_request'
+        WHERE m.kind IN ('client_request', 'page_view')
            OR (m.kind = 'span' AND m.span_kind = 'server')
            OR (m.kind = 'server_request' AND (m.source IN ('nginx', 'apache') OR NOT EXISTS (
                    SELECT 1 FROM spans_by_request s WHERE s.transaction_id = m.transaction_id
                       AND s.service = m.service AND s.request_id = m.request_id)))
         UNION ALL
         SELECT d.*, 'dependency' AS layer FROM _fx_dep d
+    ), linked AS (
+        -- How each client request or document was joined, over all its links (as coverage counts it).
+        SELECT l.from_event_id, bool_or(l.method <> 'scored') AS exact FROM links l
+        WHERE l.from_event_id IN (SELECT event_id FROM _fx_m WHERE kind IN ('client_request', 'page_view'))
+        GROUP BY 1
+    ), shaped AS (
+        -- A document is timed by its TTFB and answered with its server entry's status.
+        SELECT m.* REPLACE (
+                   CASE WHEN m.layer = 'document' THEN coalesce(m.ttfb, m.duration_ms) ELSE m.duration_ms END
+                       AS duration_ms,
+                   CASE WHEN m.layer = 'document' THEN k.server_status ELSE m.http_status END AS http_status,
+                   CASE WHEN m.layer = 'document' THEN coalesce(m.route, m.page) ELSE m.route END AS route),
+               CASE WHEN m.layer NOT IN ('client', 'document') THEN NULL WHEN ld.exact THEN 'exact'
+                    WHEN ld.from_event_id IS NOT NULL THEN 'scored' ELSE 'unlinked' END AS linkage,
+               u.reason AS unlinked_reason
+        FROM rows m
+        LEFT JOIN _fx_link k ON m.layer = 'document' AND k.transaction_id = m.transaction_id
+                              AND k.event_id = m.event_id
+        LEFT JOIN linked ld ON m.layer IN ('client', 'document') AND ld.from_event_id = m.event_id
+        LEFT JOIN unlinked_requests u ON m.layer IN ('client', 'document') AND u.event_id = m.event_id
     )
     SELECT m.transaction_id, m.event_id, m.ts, m.layer, m.service,
            CASE WHEN m.layer = 'dependency' THEN coalesce(m.db_system, m.peer, m.name) ELSE m.route END,
            m.http_method, m.http_status, m.duration_ms,
            coalesce(m.http_status = 0 OR {_SERVER_ERROR}, false), coalesce({_TIMEOUT}, false),
-           {_DIMS}, t.correlation_run_id
-    FROM rows m
+           m.linkage, m.unlinked_reason, {_DIMS}, t.correlation_run_id
+    FROM shaped m
     JOIN _fx_tx t ON t.transaction_id = m.transaction_id
     LEFT JOIN _fx_m r ON r.transaction_id = t.transaction_id AND r.event_id = t.root_event_id
     LEFT JOIN _fx_brel b ON b.transaction_id = t.transaction_id
@@ -250,6 +273,25 @@ _STEPS: tuple[str, ...] = (
 )
 
 _TEMPS = ("_fx_tx", "_fx_m", "_fx_req_trace", "_fx_link", "_fx_members", "_fx_brel", "_fx_dep")
+
+
+MEMBER_FIELDS = ("event_id", "via", "confidence", "link_method", "link_confidence", "server_ms", "db_system")
+
+
+def parse_members(text: str | None) -> list[dict[str, Any]]:
+    """transaction_facts.members as dicts (fields split by \\x1f, members by \\x1e; empty = none)."""
+    if not text:
+        return []
+    out = []
+    for entry in text.split("\x1e"):
+        fields = entry.split("\x1f")
+        if len(fields) != len(MEMBER_FIELDS):
+            raise ValueError("transaction_facts.members is not in the current format; run `seamline views refresh`")
+        m: dict[str, Any] = dict(zip(MEMBER_FIELDS, (f or None for f in fields), strict=True))
+        for key in ("confidence", "link_confidence", "server_ms"):
+            m[key] = None if m[key] is None else float(m[key])
+        out.append(m)
+    return out
 
 
 def refresh_facts_in(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:

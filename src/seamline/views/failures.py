@@ -18,7 +18,7 @@ from seamline.views._filters import Filters
 
 TRANSACTION_DIMENSIONS = ("flow", "page", "browser", "region", "release", "backend_release")
 REQUEST_DIMENSIONS = ("route", "service")
-LAYERS = ("client", "gateway", "service", "dependency")
+LAYERS = ("client", "document", "gateway", "service", "dependency")
 
 
 def failure_rates(

@@ -77,7 +77,7 @@ def correlation_heatmap(
         for r in rows(
             store,
             f"SELECT {_BACKEND_NAME} AS name, count(*) AS n FROM request_facts WHERE {rq_where} "
-            "AND layer <> 'client' GROUP BY 1 ORDER BY n DESC LIMIT ?",
+            "AND layer IN ('gateway', 'service', 'dependency') GROUP BY 1 ORDER BY n DESC LIMIT ?",
             [*rq_params, int(services)],
         )
     ]
@@ -97,7 +97,7 @@ def correlation_heatmap(
         SELECT bucket, page, backend, grouping(page) AS all_pages, {BACKEND[backend]} AS value
         FROM (SELECT {rq_bucket} AS bucket, CASE WHEN list_contains(?::VARCHAR[], page) THEN page END AS page,
                      {_BACKEND_NAME} AS backend, duration_ms, failed
-              FROM request_facts WHERE {rq_where} AND layer <> 'client')
+              FROM request_facts WHERE {rq_where} AND layer IN ('gateway', 'service', 'dependency'))
         WHERE list_contains(?::VARCHAR[], backend)
         GROUP BY GROUPING SETS ((bucket, page, backend), (bucket, backend))
         """,

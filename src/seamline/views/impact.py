@@ -27,7 +27,7 @@ CONDITIONS: dict[str, str] = {
 _REQUEST_CONDITIONS: dict[str, str] = {
     "failed": "failed",
     "js_error": "false",
-    "server_error": "failed AND layer <> 'client'",
+    "server_error": "failed AND layer IN ('gateway', 'service', 'dependency')",
     "timeout": "timeout",
     "no_response": "http_status = 0",
     "http_5xx": "http_status >= 500",

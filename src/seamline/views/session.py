@@ -11,17 +11,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import orjson
-
 from seamline.store.base import Store
 from seamline.views._common import FAILED, ms, rows
+from seamline.views.facts import parse_members
 from seamline.views.waterfall import _lane, _source, _what
 
 _SLACK = timedelta(hours=1)
 _COLUMNS = (
     "e.event_id, e.kind, e.ts, e.duration_ms, e.service, e.span_kind, e.span_status, e.name, e.http_method, "
     "e.route, e.url, e.http_status, e.level, e.message, e.error_type, e.error_message, e.source, e.origin, "
-    "e.position, e.position_index, e.attributes['db.system'] AS db_system, e.trace_id, e.page, e.value"
+    "e.position, e.position_index, e.trace_id, e.page, e.value"
 )
 _MAX_ROWS = 5000
 
@@ -57,7 +56,7 @@ def session_timeline(store: Store, session_id: str, include_vitals: bool = True)
             f"""
             WITH entries AS (
                 SELECT event_id FROM request_facts
-                WHERE session_id = ? AND layer <> 'client' AND ts BETWEEN ? AND ?
+                WHERE session_id = ? AND layer IN ('gateway', 'service', 'dependency') AND ts BETWEEN ? AND ?
             ), hits AS (
                 SELECT {_COLUMNS} FROM events e WHERE e.event_id IN (SELECT event_id FROM entries) AND {time_cond}
             )
@@ -70,11 +69,22 @@ def session_timeline(store: Store, session_id: str, include_vitals: bool = True)
             """,
             [session_id, *bounds, *bounds, *bounds, _MAX_ROWS],
         )
-    # Which transaction each record belongs to, from the facts' member lists (no scan of event_transactions).
-    member_of = {m[0]: t["transaction_id"] for t in txs for m in orjson.loads(t.pop("members") or "[]")}
+    # Which transaction each record belongs to, and its database system, from the facts' member lists:
+    # no scan of event_transactions, and no read of the (costly) attributes map.
+    member_of: dict[str, str] = {}
+    db_system: dict[str, str | None] = {}
+    for t in txs:
+        try:
+            members = parse_members(t.pop("members"))
+        except ValueError:  # facts of an older build: the rows still show, without their transaction
+            continue
+        for m in members:
+            member_of[m["event_id"]] = t["transaction_id"]
+            db_system[m["event_id"]] = m["db_system"]
     timeline = []
     for side, records in (("client", client), ("server", server)):
         for r in records:
+            r["db_system"] = db_system.get(r["event_id"])
             what = _what(r)
             if r["kind"] == "web_vital":
                 what = f"{r['name']} {r['value']:.3g}" if r["value"] is not None else str(r["name"])

@@ -18,9 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePath
 from typing import Any
 
-import orjson
-
 from seamline.store.base import Store
+from seamline.views.facts import parse_members
 
 _RESOLVE = (
     ("transaction", "SELECT transaction_id FROM transactions WHERE transaction_id = ?"),
@@ -62,10 +61,7 @@ e.position, e.position_index, e.client_ts, e.clock_offset_ms, e.trace_id, e.span
 
 
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="seamline-waterfall")
-
-
-def _number(text: str | None) -> float | None:
-    return None if text is None else float(text)
+_MAX_IN_LIST = 1000
 
 
 def _from_facts(store: Store, tx_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
@@ -78,8 +74,9 @@ def _from_facts(store: Store, tx_id: str) -> tuple[dict[str, Any], list[dict[str
     if not facts or facts[0]["members"] is None:
         return None
     f = facts[0]
-    members = {m[0]: m for m in orjson.loads(f["members"])}
-    if any(len(m) != 7 for m in members.values()):  # facts written by an older build: take the long way
+    try:
+        members = {m["event_id"]: m for m in parse_members(f["members"])}
+    except ValueError:  # facts written by an older build: take the long way
         return None
     # The transaction row and its members are independent reads: run them side by side.
     tx_job = _POOL.submit(
@@ -88,10 +85,13 @@ def _from_facts(store: Store, tx_id: str) -> tuple[dict[str, Any], list[dict[str
             [tx_id, f["start_ts"], f["correlation_run_id"]],
         ).to_pylist()
     )
+    ids = list(members)
+    # A literal IN list (of bound parameters) is filtered inside the scan, so only the few vectors
+    # holding members are decoded; a semi-join would decode every row of the time span first.
+    id_filter = f"IN ({', '.join('?' * len(ids))})" if len(ids) <= _MAX_IN_LIST else "IN (SELECT unnest(?::VARCHAR[]))"
     rows = store.query(
-        f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.ts BETWEEN ? AND ? "
-        "AND e.event_id IN (SELECT unnest(?::VARCHAR[]))",
-        [f["members_from"], f["members_to"], list(members)],
+        f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.ts BETWEEN ? AND ? AND e.event_id {id_filter}",
+        [f["members_from"], f["members_to"], *(ids if len(ids) <= _MAX_IN_LIST else [ids])],
     ).to_pylist()
     tx = tx_job.result()
     if not tx:
@@ -100,14 +100,14 @@ def _from_facts(store: Store, tx_id: str) -> tuple[dict[str, Any], list[dict[str
         return None
     for row in rows:
         # The member list also carries db.system, so the attributes map (costly to read) is not scanned.
-        _, via, confidence, method, link_confidence, server_ms, db_system = members[row["event_id"]]
+        m = members[row["event_id"]]
         row.update(
-            db_system=db_system,
-            via=via,
-            confidence=_number(confidence),
-            link_method=method,
-            link_confidence=_number(link_confidence),
-            server_ms=_number(server_ms),
+            db_system=m["db_system"],
+            via=m["via"],
+            confidence=m["confidence"],
+            link_method=m["link_method"],
+            link_confidence=m["link_confidence"],
+            server_ms=m["server_ms"],
         )
     rows.sort(key=lambda r: (r["ts"], r["kind"], r["origin"], r["position"] or 0, r["position_index"] or 0))
     return tx[0], rows

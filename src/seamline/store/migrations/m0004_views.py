@@ -67,6 +67,8 @@ UP = [
         duration_ms DOUBLE,
         failed BOOLEAN NOT NULL,
         timeout BOOLEAN NOT NULL,
+        linkage VARCHAR,
+        unlinked_reason VARCHAR,
         {_DIMENSIONS}
         correlation_run_id VARCHAR NOT NULL
     )

@@ -247,11 +247,13 @@ PAGES.flow = async () => {
 PAGES.waterfall = async () => {
   const d = await api("waterfall", {ident: params.ident});
   const tx = d.transaction;
+  const failedRow = (r) => r.kind === "client_error" || r.status === 0 || r.status >= 500 || r.status === "error" || (r.kind === "server_log" && /^\[(error|fatal)\]/.test(r.what));
+  const failures = d.rows.filter(failedRow).length;
   document.title = `${tx.kind} ${tx.name || ""} · Seamline`;
   main.querySelector("h1").textContent = `${tx.kind === "action" ? "Action" : "Page load"}: ${tx.name || tx.page || tx.transaction_id}`;
   numbers("tx-numbers", [
     ["started", fmtTime(tx.start_ts)], ["took", fmtMs(tx.duration_ms)], ["flow", tx.flow || "–"], ["page", tx.page || "–"],
-    ["errors", fmtInt(tx.errors), tx.errors ? "bad" : ""],
+    ["failed rows", fmtInt(failures), failures ? "bad" : ""],
     ["links", `${tx.links_exact} exact · ${tx.links_scored} scored · ${tx.requests_unlinked} unlinked`],
     ["release", tx.release || "–"], ["browser / region", `${tx.browser || "–"} / ${tx.region || "–"}`],
   ]);
@@ -267,7 +269,7 @@ PAGES.waterfall = async () => {
     marker: {
       color: rows.map((r) => (r.kind === "server_log" ? (r.status === "error" || /error|warn/.test(r.what) ? "#d33" : "#999") : LANE_COLORS[r.lane] || (r.lane.startsWith("log:") ? "#999" : "#2f6fdf"))),
       pattern: {shape: rows.map((r) => (scored(r) ? "/" : ""))},
-      line: {color: rows.map((r) => (r.status >= 500 || r.status === "error" ? "#d33" : "rgba(0,0,0,0)")), width: 2},
+      line: {color: rows.map((r) => (failedRow(r) ? "#d33" : "rgba(0,0,0,0)")), width: 2},
     },
     text: rows.map((r) => (scored(r) ? `scored ${(r.link_confidence ?? r.confidence ?? 0).toFixed(2)}` : "")),
     textposition: "outside",
@@ -287,7 +289,7 @@ PAGES.waterfall = async () => {
     {key: "via", value: (r) => (scored(r) ? `scored ${(r.link_confidence ?? r.confidence ?? 0).toFixed(2)}` : r.link || r.via || ""), cls: (r) => (scored(r) ? "scored" : "")},
     {key: "source", value: (r) => el("button", {class: "link source", type: "button", "data-event": r.event_id, onclick: () => showSource(r.event_id)}, r.source)},
   ];
-  columns.rowClass = (r) => (r.kind === "server_log" ? "log" : null);
+  columns.rowClass = (r) => (failedRow(r) ? "failed" : r.kind === "server_log" ? "log" : null);
   table("table-rows", d.rows, columns);
 };
 
