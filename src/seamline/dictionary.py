@@ -511,6 +511,94 @@ SAVED_VIEWS: tuple[Column, ...] = (
     Column("updated_at", TIMESTAMP, "When it was last edited.", unit="µs UTC", required=True),
 )
 
+SEGMENTS = ("client", "network", "gateway", "service", "database")
+SEVERITIES = ("info", "warning", "critical")
+ROLES = ("ingest", "viewer", "analyst", "admin")
+
+ANOMALIES: tuple[Column, ...] = (
+    Column("anomaly_id", pa.string(), "Id of the anomaly episode (stable for a metric, scope and start).", required=True),
+    Column("metric", pa.string(), "Metric that left its baseline (see `seamline detect --help`).", required=True),
+    Column("scope", pa.string(), "Where it was measured, as JSON (flow, route, service, page, region ...; {} = everything).", required=True),
+    Column("start_ts", TIMESTAMP, "First bucket judged anomalous.", unit="µs UTC", required=True),
+    Column("end_ts", TIMESTAMP, "End of the last anomalous bucket; empty while the episode is open.", unit="µs UTC"),
+    Column("detected_at", TIMESTAMP, "When the streaming evaluation could first have raised it (end of the deciding bucket).", unit="µs UTC", required=True),
+    Column("observed", pa.float64(), "Metric value at its worst in the episode.", unit="metric unit"),
+    Column("expected", pa.float64(), "Baseline value for the same time.", unit="metric unit"),
+    Column("score", pa.float64(), "Robust deviation of observed from expected, in baseline spreads.", minimum=0),
+    Column("volume", pa.int64(), "Transactions or requests behind the observation.", minimum=0),
+    Column("classification", pa.string(), "systemic: backend and frontend signals moved together on the same flow; isolated: one side only.", allowed=("systemic", "isolated")),
+    Column("segment", pa.string(), "Segment of the end-to-end path that changed most.", allowed=SEGMENTS),
+    Column("service", pa.string(), "Named service when the segment is a service or its database."),
+    Column("cohorts", pa.string(), "Cohorts over-represented among affected traffic, as JSON [{dimension, value, lift, share}]."),
+    Column("signals", pa.string(), "Other metrics that moved in the same window, as JSON."),
+    Column("detect_run_id", pa.string(), "Detection run that wrote the row.", required=True),
+)
+
+ALERTS: tuple[Column, ...] = (
+    Column("alert_id", pa.string(), "Id of the alert (one per firing episode of a rule and scope).", required=True),
+    Column("rule", pa.string(), "Name of the alert rule in the rules file.", required=True),
+    Column("fingerprint", pa.string(), "De-duplication key: rule and scope.", required=True),
+    Column("severity", pa.string(), "Severity the rule gives it.", allowed=SEVERITIES, required=True),
+    Column("state", pa.string(), "firing until the condition clears for the rule's resolve time.", allowed=("firing", "resolved"), required=True),
+    Column("metric", pa.string(), "Metric the rule watches.", required=True),
+    Column("scope", pa.string(), "Scope the rule watches, as JSON.", required=True),
+    Column("value", pa.float64(), "Metric value when last evaluated.", unit="metric unit"),
+    Column("threshold", pa.float64(), "Value the condition compared against (static, baseline-derived or burn rate).", unit="metric unit"),
+    Column("summary", pa.string(), "One line for the responder.", required=True),
+    Column("started_at", TIMESTAMP, "When the condition started to hold.", unit="µs UTC", required=True),
+    Column("last_seen_at", TIMESTAMP, "Last evaluation at which it still held.", unit="µs UTC", required=True),
+    Column("resolved_at", TIMESTAMP, "When it resolved; empty while firing.", unit="µs UTC"),
+    Column("anomaly_id", pa.string(), "Anomaly that explains it, when detection found one."),
+    Column("playbook", pa.string(), "Investigation playbook the alert opens."),
+)
+
+ALERT_NOTIFICATIONS: tuple[Column, ...] = (
+    Column("alert_id", pa.string(), "Alert the notification was about.", required=True),
+    Column("notifier", pa.string(), "Notifier name from the rules file (webhook, log, command ...).", required=True),
+    Column("sent_at", TIMESTAMP, "When the attempt was made.", unit="µs UTC", required=True),
+    Column("attempt", pa.int32(), "Attempt number (retries with backoff count up from 1).", minimum=1, required=True),
+    Column("ok", pa.bool_(), "Whether the notifier accepted it.", required=True),
+    Column("detail", pa.string(), "HTTP status, exit code or error text."),
+)
+
+ANNOTATIONS: tuple[Column, ...] = (
+    Column("annotation_id", pa.string(), "Id of the annotation (random).", required=True),
+    Column("kind", pa.string(), "What it is tagged to.", allowed=("product_area", "feature", "experiment", "release", "incident", "note"), required=True),
+    Column("target", pa.string(), "Name of the product area, feature, experiment or release.", required=True),
+    Column("title", pa.string(), "One line shown on charts.", required=True),
+    Column("body", pa.string(), "The finding in full (Markdown)."),
+    Column("start_ts", TIMESTAMP, "Time the finding is about (start).", unit="µs UTC", required=True),
+    Column("end_ts", TIMESTAMP, "End of the period, for a window.", unit="µs UTC"),
+    Column("scope", pa.string(), "Flow, route, service or page it concerns, as JSON."),
+    Column("author", pa.string(), "Who wrote it (token name or local user)."),
+    Column("alert_id", pa.string(), "Alert the finding came out of, if any."),
+    Column("created_at", TIMESTAMP, "When it was written.", unit="µs UTC", required=True),
+)
+
+API_TOKENS: tuple[Column, ...] = (
+    Column("token_id", pa.string(), "Public id of the token (shown in lists and the audit log).", required=True),
+    Column("name", pa.string(), "Name given when the token was created.", required=True),
+    Column("token_hash", pa.string(), "SHA-256 of the secret; the secret itself is shown once and never stored.", privacy=Privacy.SECRET, required=True),
+    Column("role", pa.string(), "What the token may do.", allowed=ROLES, required=True),
+    Column("project", pa.string(), "Team or project the token is limited to; empty = all."),
+    Column("created_at", TIMESTAMP, "When it was created.", unit="µs UTC", required=True),
+    Column("expires_at", TIMESTAMP, "When it stops working; empty = never.", unit="µs UTC"),
+    Column("revoked_at", TIMESTAMP, "When it was revoked.", unit="µs UTC"),
+    Column("last_used_at", TIMESTAMP, "Last request that presented it.", unit="µs UTC"),
+)
+
+AUDIT_LOG: tuple[Column, ...] = (
+    Column("seq", pa.int64(), "Position in the log (append-only, increasing).", minimum=1, required=True),
+    Column("ts", TIMESTAMP, "When it happened.", unit="µs UTC", required=True),
+    Column("actor", pa.string(), "Token id or local OS user that acted.", privacy=Privacy.PSEUDONYMOUS, required=True),
+    Column("role", pa.string(), "Role the actor held.", allowed=ROLES),
+    Column("action", pa.string(), "What was done (query, export, settings, token, retention, forget ...).", required=True),
+    Column("target", pa.string(), "What it was done to (route, table, token id ...)."),
+    Column("detail", pa.string(), "Parameters as JSON, with secrets removed."),
+    Column("origin", pa.string(), "http (with the client address prefix) or cli.", required=True),
+    Column("ok", pa.bool_(), "Whether it was allowed and succeeded.", required=True),
+)
+
 TABLES: dict[str, tuple[Column, ...]] = {
     "events": EVENTS,
     "quarantine": QUARANTINE,
@@ -526,6 +614,12 @@ TABLES: dict[str, tuple[Column, ...]] = {
     "transaction_facts": TRANSACTION_FACTS,
     "request_facts": REQUEST_FACTS,
     "saved_views": SAVED_VIEWS,
+    "anomalies": ANOMALIES,
+    "alerts": ALERTS,
+    "alert_notifications": ALERT_NOTIFICATIONS,
+    "annotations": ANNOTATIONS,
+    "api_tokens": API_TOKENS,
+    "audit_log": AUDIT_LOG,
 }
 
 

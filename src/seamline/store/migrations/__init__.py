@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from seamline.store.migrations import m0001_initial, m0002_clock_skew, m0003_correlation, m0004_views
+from seamline.store.migrations import (
+    m0001_initial,
+    m0002_clock_skew,
+    m0003_correlation,
+    m0004_views,
+    m0005_detection,
+    m0006_governance,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +33,7 @@ class Migration:
 
 MIGRATIONS: tuple[Migration, ...] = tuple(
     Migration(m.VERSION, m.NAME, tuple(m.UP), tuple(m.DOWN), tuple(m.DATA_DROPPED))
-    for m in (m0001_initial, m0002_clock_skew, m0003_correlation, m0004_views)
+    for m in (m0001_initial, m0002_clock_skew, m0003_correlation, m0004_views, m0005_detection, m0006_governance)
 )
 HEAD = MIGRATIONS[-1].version
 
