@@ -99,7 +99,7 @@ EVENTS: tuple[Column, ...] = (
     Column(
         "event_id",
         pa.string(),
-        "Stable id of the record: a hash of a natural key (client session + event id, Segment messageId) or else of its source position, so re-reading the same input yields the same id.",
+        "Stable id of the record: its natural id when it carries one (client session + event id, Segment messageId, span id) or else `<origin key>:<position>:<index>` (a hash of where the input came from, the line or request number, the record's index inside it), so re-reading the same input yields the same id.",
         required=True,
     ),
     Column("kind", pa.string(), "What the record is; see the kinds table.", allowed=KINDS, required=True),

@@ -10,6 +10,12 @@ A source module defines:
     def make_parser(options: Mapping[str, str]) -> Parser
         compile any per-run options (a log_format, a preset) once, return the parser
 
+and may define, for line-framed formats that can parse many lines at once:
+
+    def make_chunk_parser(parser: Parser) -> ChunkParser
+        parse a whole chunk of lines into Arrow columns in one go (see `_chunks` and
+        `json_log`); lines it cannot handle fall back to `parser`, one by one
+
 A Parser takes the raw bytes of one record and yields rows (dicts keyed by column names of
 `seamline.dictionary.EVENTS`) or `Rejected` items. A record may yield many rows (a client
 batch, an OTLP request). Timestamps are integer microseconds since the epoch, UTC. Lineage
