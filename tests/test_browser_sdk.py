@@ -259,7 +259,8 @@ def test_click_fetch_and_server_log_share_one_trace(tmp_path: Path) -> None:
     try:
         # One transaction holds the click, its fetch, the shop's request log line and its app log line.
         members = store.query(
-            "SELECT e.kind, e.source FROM events a JOIN transactions t ON t.root_event_id = a.event_id "
+            "SELECT e.kind, e.source, t.transaction_id FROM events a "
+            "JOIN transactions t ON t.root_event_id = a.event_id "
             "JOIN event_transactions et ON et.transaction_id = t.transaction_id "
             "JOIN events e ON e.event_id = et.event_id "
             "WHERE a.kind = 'client_action' AND a.name LIKE 'button#add-to-cart%' AND t.links_exact >= 1"
@@ -312,6 +313,35 @@ def test_click_fetch_and_server_log_share_one_trace(tmp_path: Path) -> None:
         assert not store.scalar("SELECT count(*) - count(DISTINCT event_id) FROM events")
     finally:
         store.close()
+    # The shop's traffic shows in the UI: the add-to-cart transaction's waterfall lists its layers.
+    lanes = waterfall_rows(stack.seamline.home, members[0]["transaction_id"])
+    assert {"client_action", "client_request", "server_request", "server_log"} <= {kind for kind, _ in lanes}
+    assert any(kind == "server_log" and "cart updated" in what for kind, what in lanes), lanes
+
+
+def waterfall_rows(home: Path, transaction_id: str) -> list[tuple[str, str]]:
+    """Serve the UI on `home`, open one transaction's waterfall in chromium, return (kind, what) per row."""
+    from playwright.sync_api import sync_playwright
+
+    ui = Server(home, free_port())
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1200, "height": 900})
+                page.goto(f"{ui.url}/transactions/{transaction_id}?range=all")
+                page.wait_for_function("document.body.dataset.ready", timeout=45_000)
+                assert page.evaluate("document.body.dataset.ready") == "ok", page.inner_text("#status")
+                assert page.evaluate("document.getElementById('chart-waterfall').data[0].y.length") > 0
+                shot(page, "6-seamline-waterfall")
+                body = httpx.get(f"{ui.url}/api/views/waterfall?ident={transaction_id}&range=all", timeout=30).json()
+                shown = page.locator("#table-rows tbody tr").count()
+                assert shown == len(body["rows"]), (shown, len(body["rows"]))
+                return [(r["kind"], r["what"]) for r in body["rows"]]
+            finally:
+                browser.close()
+    finally:
+        ui.stop()
 
 
 @needs_browser
