@@ -471,6 +471,7 @@ class Ingestor:
             except Exception:
                 self.recent_ids.forget(run.natural_ids)
                 raise
+        wal.sync(position.mark)  # acknowledged only once on disk; concurrent requests share the flush
         future.add_done_callback(lambda f: f.exception() and self.recent_ids.forget(run.natural_ids))
         return accepted, future
 

@@ -19,7 +19,7 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,8 @@ class Position:
 
     segment: str
     offset: int
+    # Bytes appended by this process up to the frame's end (all segments): what `sync` waits for.
+    mark: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +50,12 @@ class Frame:
 
 
 class WriteAheadLog:
-    """Appends frames to the current segment; one lock orders appends with their hand-off."""
+    """Appends frames to the current segment; one lock orders appends with their hand-off.
+
+    Appends do not wait for the disk under the lock: `sync(mark)` afterwards does, and one
+    fdatasync covers every frame written before it started (group commit), so concurrent
+    requests share a flush instead of queueing one flush each behind the lock.
+    """
 
     def __init__(self, directory: Path, segment_bytes: int = SEGMENT_BYTES) -> None:
         self.directory = directory
@@ -58,11 +65,20 @@ class WriteAheadLog:
         self._fd = -1
         self._path = Path()
         self._size = 0
+        self._written = 0  # bytes appended since open, all segments
+        self._synced = 0  # of those, bytes known to be on disk
+        self._syncing = False  # a flush is in flight (its leader does not hold `_sync`)
+        self._sync = threading.Condition()
         self._open_new_segment()
 
     def _open_new_segment(self) -> None:
         if self._fd >= 0:
-            os.close(self._fd)
+            with self._sync:  # never close the file under an in-flight flush
+                while self._syncing:
+                    self._sync.wait()
+                os.fdatasync(self._fd)
+                self._synced = self._written
+                os.close(self._fd)
         name = f"{time.time_ns() // 1000:020d}.wal"
         self._path = self.directory / name
         self._fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -76,9 +92,27 @@ class WriteAheadLog:
         if self._size and self._size + len(frame) > self.segment_bytes:
             self._open_new_segment()
         os.write(self._fd, frame)
-        os.fdatasync(self._fd)
         self._size += len(frame)
-        return Position(self._path.name, self._size)
+        self._written += len(frame)
+        return Position(self._path.name, self._size, self._written)
+
+    def sync(self, mark: int) -> None:
+        """Return once every byte up to `mark` is on disk; call without holding `lock`."""
+        with self._sync:
+            while self._synced < mark:
+                if self._syncing:
+                    self._sync.wait()
+                    continue
+                self._syncing = True
+                target, fd = self._written, self._fd
+                self._sync.release()
+                try:
+                    os.fdatasync(fd)
+                finally:
+                    self._sync.acquire()
+                    self._syncing = False
+                    self._sync.notify_all()
+                self._synced = max(self._synced, target)
 
     @property
     def current_segment(self) -> str:
@@ -86,10 +120,14 @@ class WriteAheadLog:
         return self._path.name
 
     def close(self) -> None:
-        """Close the current segment."""
+        """Flush and close the current segment."""
         if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+            with self._sync:
+                while self._syncing:
+                    self._sync.wait()
+                os.fdatasync(self._fd)
+                os.close(self._fd)
+                self._fd = -1
 
 
 def wal_origin(segment: str) -> str:
