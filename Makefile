@@ -29,6 +29,7 @@ demo: $(VENV)/.installed
 	$(BIN)/seamline coverage --home $(DEMO_HOME) --by kind
 	$(BIN)/seamline skew --home $(DEMO_HOME)
 	$(BIN)/seamline views refresh --home $(DEMO_HOME)
+	$(BIN)/seamline alerts check --home $(DEMO_HOME) --since first --until last
 	@echo "Seamline UI: http://127.0.0.1:8470  (Ctrl-C stops it)"
 	$(BIN)/seamline serve --home $(DEMO_HOME) --port 8470
 

@@ -9,6 +9,11 @@ same lines: the ratio says how many splits one parsed line costs, independent of
 machine. Each figure is the best of three alternating rounds.
 Run: `.venv/bin/python benchmarks/nginx_ingest.py [lines | path/to/access.log]`; with a file
 (e.g. the simulator's gateway/access.log) its lines are timed with the auto parser instead.
+
+`--pipeline [lines]` instead measures the PII scrubbing transform (`scrub_pii`) on gateway lines,
+5% of which carry personal data or a token in the query string: per row against parsing the
+same lines (the in-run reference) and against the other transforms, then file ingest through
+the whole pipeline into a real store with and without it, in alternating rounds.
 """
 
 from __future__ import annotations
@@ -76,8 +81,76 @@ def split_reference(lines: list[bytes]) -> float:
     return time.perf_counter() - started
 
 
+def _with_pii(lines: list[bytes]) -> list[bytes]:
+    # 5% of requests carry something to scrub, as a real log's password resets and magic links do.
+    out = []
+    for i, line in enumerate(lines):
+        if i % 20 == 0:
+            line = line.replace(b" HTTP/1.1", b"?email=jane%40example.com&token=abc123def456 HTTP/1.1", 1)
+        out.append(line)
+    return out
+
+
+def _best(fn: Callable[[], object]) -> float:
+    best = float("inf")
+    for _ in range(ROUNDS):
+        started = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def pipeline(n: int) -> None:
+    """Cost of scrub_pii against parsing and the other transforms, and full ingest with and without it."""
+    import tempfile
+
+    from seamline.app import App
+    from seamline.schema import rows_to_batch
+    from seamline.settings import Settings
+    from seamline.transforms import PIPELINE, Context, apply, scrub_pii
+
+    without = tuple(t for t in PIPELINE if t is not scrub_pii)
+    lines = _with_pii(make_lines(n, True))
+    parser = access_log.make_parser({"log_format": GATEWAY})
+    rows = [row for line in lines for row in parser(line)]  # type: ignore[union-attr]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        ctx = Context.from_settings(Settings({"home": root / "ctx"}))
+        batch = rows_to_batch(rows[:122_880])
+        m = batch.num_rows
+        parse_s = _best(lambda: [r for line in lines[:m] for r in parser(line)]) / m  # type: ignore[union-attr]
+        scrub_s = _best(lambda: scrub_pii(batch, ctx)) / m
+        others_s = _best(lambda: apply(batch, ctx, without)) / m
+        print(f"per row, best of {ROUNDS}, {m:,} gateway rows (5% with PII in the query):")
+        print(f"  parse (reference)        {1 / parse_s:>12,.0f} rows/s")
+        print(f"  other transforms         {1 / others_s:>12,.0f} rows/s")
+        print(f"  scrub_pii                {1 / scrub_s:>12,.0f} rows/s")
+        print(
+            f"  scrub_pii / parse time:  {scrub_s / parse_s:.2f}; / (parse + other transforms): "
+            f"{scrub_s / (parse_s + others_s):.2f}"
+        )
+        log = root / "access.log"
+        log.write_bytes(b"\n".join(lines) + b"\n")
+        rates: dict[str, float] = {"without scrub_pii": 0.0, "with scrub_pii": 0.0}
+        for r in range(ROUNDS):
+            for label, transforms in (("without scrub_pii", without), ("with scrub_pii", PIPELINE)):
+                app = App(Settings({"home": root / f"h{r}{len(transforms)}"}))
+                app.ingestor.transforms = transforms
+                started = time.perf_counter()
+                result = app.ingestor.ingest_file(log, source="nginx", options={"log_format": GATEWAY})
+                rates[label] = max(rates[label], result.records_read / (time.perf_counter() - started))
+                app.close()
+    print(f"full file ingest into a store, {n:,} lines, best of {ROUNDS} alternating rounds:")
+    for label, rate in rates.items():
+        print(f"  {label:<18} {rate:>12,.0f} lines/s")
+    print(f"  ratio with/without: {rates['with scrub_pii'] / rates['without scrub_pii']:.2f}")
+
+
 def main() -> None:
     arg = sys.argv[1] if len(sys.argv) > 1 else ""
+    if arg == "--pipeline":
+        pipeline(int(sys.argv[2]) if len(sys.argv) > 2 else 300_000)
+        return
     if arg and Path(arg).is_file():  # a real log, e.g. the simulator's gateway/access.log
         generated = {True: Path(arg).read_bytes().splitlines()}
         cases = [("file", True, {})]

@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from seamline._lineage import concat_batches
+from seamline.governance.schema_drift import observation_ops
 from seamline.schema import QUARANTINE_SCHEMA, rows_to_batch
 from seamline.store import Append, QueueFull, Statement
 from seamline.transforms import apply
+from seamline.transforms.scrub_pii import scrub_quarantine
 from seamline.wal import Position, wal_origin
 
 if TYPE_CHECKING:
@@ -94,9 +96,12 @@ class Batcher:
             bad.extend(run.bad)
         ops: list[Append | Statement] = []
         if parts:
-            ops.append(Append("events", apply(concat_batches(parts), ingestor.ctx, ingestor.transforms)))
+            events = apply(concat_batches(parts), ingestor.ctx, ingestor.transforms)
+            ops.append(Append("events", events))
+            ops.extend(observation_ops(events))  # fields and types seen, for schema drift
         if bad:
-            ops.append(Append("quarantine", rows_to_batch(bad, QUARANTINE_SCHEMA)))
+            ops.append(Append("quarantine", scrub_quarantine(rows_to_batch(bad, QUARANTINE_SCHEMA), ingestor.ctx)))
+        ops.extend(ingestor.relink_ops())  # after a key rotation (see keys.py)
         for run, _, _ in group:
             run.result.rows_stored += run.batch_rows
             run.result.rows_quarantined += len(run.bad)

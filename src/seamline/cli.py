@@ -12,12 +12,14 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 
 from seamline import dictionary as data_dictionary
 from seamline._output import console, err_console, print_rows, to_json
+from seamline.access._cli import GuardedGroup
 from seamline.app import App, home_settings
 from seamline.sources import REGISTRY, UnknownSource, available_sources, detect_source, get_source
 from seamline.sources._framing import is_gzip, read_sample
 from seamline.store import StoreError
 
 app = typer.Typer(
+    cls=GuardedGroup,  # every command checks its token centrally (seamline.access.roles.CLI_CAPS)
     help="Seamline: join server logs and client events into end-to-end transactions.",
     no_args_is_help=True,
     add_completion=False,
@@ -322,8 +324,8 @@ def sources() -> None:
 
 
 @app.command()
-def detect(path: Annotated[Path, typer.Argument(help="A file to sniff.")]) -> None:
-    """Say which source would read a file, and how sure it is."""
+def sniff(path: Annotated[Path, typer.Argument(help="A file to sniff.")]) -> None:
+    """Say which source would read a file, and how sure it is (`seamline detect FILE` does the same)."""
     try:
         name, score = detect_source(read_sample(path), path.name)
     except UnknownSource as exc:
@@ -540,11 +542,18 @@ def query(
     fmt: FormatOption = "table",
     home: HomeOption = None,
 ) -> None:
-    """Run read-only SQL against the store (the database is opened read-only)."""
+    """Run one read-only SELECT against the store (no writes, ATTACH, COPY, file or extension access)."""
+    from seamline.store._user_sql import check_read_only_sql, run_read_only_sql
+
     _check_format(fmt)
     try:
+        check_read_only_sql(sql)  # refuse before opening the store
         with _app(home, read_only=True) as application:
-            rows = application.store.query(sql).to_pylist()
+            cursor = application.store.cursor()
+            try:
+                rows = run_read_only_sql(cursor, sql).to_pylist()
+            finally:
+                cursor.close()
     except StoreError as exc:
         _fail(str(exc))
         return
@@ -584,9 +593,13 @@ def settings(home: HomeOption = None, json_out: JsonFlag = False) -> None:
 @schema_app.command("status")
 def schema_status(home: HomeOption = None, json_out: JsonFlag = False) -> None:
     """Current schema version and pending migrations."""
-    from seamline.store.duckdb_store import DuckDBStore
+    from seamline.store import open_store
 
-    store = DuckDBStore(home_settings(home).database_path)
+    try:
+        store = open_store(home_settings(home), upgrade=False)
+    except StoreError as exc:
+        _fail(str(exc))
+        return
     status = store.schema_status()
     store.close()
     data = {
@@ -604,11 +617,11 @@ def schema_status(home: HomeOption = None, json_out: JsonFlag = False) -> None:
 
 @schema_app.command("history")
 def schema_history(home: HomeOption = None, fmt: FormatOption = "table") -> None:
-    """Every applied migration with the time it was applied."""
+    """Every applied migration: when, by whom, with which data dictionary; rollbacks from the audit log."""
+    from seamline.commands.governance import history_command
+
     _check_format(fmt)
-    with _app(home, read_only=True) as application:
-        status = application.store.schema_status()
-    print_rows([{"version": v, "name": n, "applied_at": t} for v, n, t in status.applied], fmt)
+    history_command(home, fmt)
 
 
 @schema_app.command("upgrade")
@@ -617,12 +630,17 @@ def schema_upgrade(
     home: HomeOption = None,
 ) -> None:
     """Apply pending migrations."""
-    from seamline.store.duckdb_store import DuckDBStore
+    from seamline.commands.governance import audit_schema_change
+    from seamline.store import open_store
 
-    settings_ = home_settings(home)
-    store = DuckDBStore(settings_.database_path)
+    try:
+        store = open_store(home_settings(home), upgrade=False)
+    except StoreError as exc:
+        _fail(str(exc))
+        return
     try:
         done = store.upgrade(to)
+        audit_schema_change(store, f"upgrade to {to if to is not None else 'head'}", {"applied": done})
     except StoreError as exc:
         _fail(str(exc))
     finally:
@@ -637,12 +655,17 @@ def schema_downgrade(
     home: HomeOption = None,
 ) -> None:
     """Roll the schema back; refuses to discard stored values unless --force."""
-    from seamline.store.duckdb_store import DuckDBStore
+    from seamline.commands.governance import audit_schema_change
+    from seamline.store import open_store
 
-    settings_ = home_settings(home)
-    store = DuckDBStore(settings_.database_path)
+    try:
+        store = open_store(home_settings(home), upgrade=False)
+    except StoreError as exc:
+        _fail(str(exc))
+        return
     try:
         done = store.downgrade(to, force=force)
+        audit_schema_change(store, f"downgrade to {to}", {"rolled_back": done, "forced": force})
     except StoreError as exc:
         _fail(str(exc))
     finally:
@@ -675,30 +698,60 @@ def quarantine_list(
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8470).")] = None,
-    token: Annotated[str | None, typer.Option(help="Bearer token ingest requests must carry.")] = None,
+    token: Annotated[
+        str | None, typer.Option(help="Legacy shared ingest secret (prefer `seamline tokens create --role ingest`).")
+    ] = None,
+    tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate for HTTPS (with --tls-key).")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="PEM private key for HTTPS (with --tls-cert).")] = None,
     home: HomeOption = None,
 ) -> None:
-    """Run the HTTP server: client, Segment, OTLP/HTTP and NDJSON ingest endpoints."""
+    """Run the HTTP server: ingest endpoints, the web UI and its JSON API (HTTPS with --tls-cert/--tls-key)."""
     import uvicorn
 
-    from seamline.web.server import InsecureBind, check_bind, create_app
+    from seamline.access.serving import InsecureBind, check_bind, check_tls
+    from seamline.access.tokens import auth_configured
+    from seamline.web.server import create_app
 
-    settings_ = home_settings(home, host=host, port=port, ingest_token=token)
+    settings_ = home_settings(
+        home,
+        host=host,
+        port=port,
+        ingest_token=token,
+        tls_cert=str(tls_cert) if tls_cert else None,
+        tls_key=str(tls_key) if tls_key else None,
+    )
     try:
-        check_bind(settings_.host, settings_.ingest_token)
-    except InsecureBind as exc:
+        tls = check_tls(
+            Path(settings_.tls_cert) if settings_.tls_cert else None,
+            Path(settings_.tls_key) if settings_.tls_key else None,
+        )
+    except ValueError as exc:
         _fail(str(exc), 2)
+        return
     application = App(settings_)
     try:
+        check_bind(settings_.host, auth_configured(application.store))
         api = create_app(application)
+    except InsecureBind as exc:
+        application.close()
+        _fail(str(exc), 2)
+        return
     except StoreError as exc:
         _fail(str(exc))
         return
+    scheme = "https" if tls else "http"
     console.print(
-        f"Seamline listening on [bold]http://{settings_.host}:{settings_.port}[/bold] "
+        f"Seamline listening on [bold]{scheme}://{settings_.host}:{settings_.port}[/bold] "
         f"(data in {settings_.database_path})"
     )
-    uvicorn.run(api, host=settings_.host, port=settings_.port, log_level="warning")
+    uvicorn.run(
+        api,
+        host=settings_.host,
+        port=settings_.port,
+        log_level="warning",
+        ssl_certfile=tls[0] if tls else None,
+        ssl_keyfile=tls[1] if tls else None,
+    )
 
 
 @quarantine_app.command("reingest")
@@ -730,9 +783,26 @@ def quarantine_reingest(
 
 
 def _register_subcommands() -> None:
+    from seamline.commands.detect import register as register_detect
     from seamline.commands.views import register as register_views
 
     register_views(app)
+    register_detect(app)
+    from seamline.commands.tokens import register as register_tokens
+
+    register_tokens(app)  # `seamline tokens ...` and `seamline audit`
+    from seamline.commands.alerts import register as register_alerts
+
+    register_alerts(app)
+    from seamline.commands.playbooks import register as register_playbooks
+
+    register_playbooks(app)  # `seamline investigate`, `review`, `playbooks ...`, `annotate ...`
+    from seamline.commands.pii import register as register_pii
+
+    register_pii(app)
+    from seamline.commands.governance import register as register_governance
+
+    register_governance(app, schema_app)  # retention, forget, quality, schema drift, store encrypt
 
 
 _register_subcommands()

@@ -242,7 +242,8 @@ EVENTS: tuple[Column, ...] = (
     Column(
         "attributes",
         STRING_MAP,
-        "Everything else the source carried, as text (OTLP attributes, navigation timings, track properties).",
+        "Everything else the source carried, as text (OTLP attributes, navigation timings, track properties); values scrubbed of personal data, identifier attributes pseudonymized.",
+        privacy=Privacy.PERSONAL,
     ),
     # --- lineage ---------------------------------------------------------------------------------
     Column(
@@ -297,9 +298,18 @@ QUARANTINE: tuple[Column, ...] = (
     Column("origin", pa.string(), "File path or endpoint it came from.", required=True),
     Column("position", pa.int64(), "Line number (1-based) or request sequence number.", minimum=0),
     Column("position_index", pa.int32(), "Index inside a multi-record line or body.", minimum=0),
-    Column("reason", pa.string(), "Why it was rejected, in words a person can act on.", required=True),
     Column(
-        "raw", pa.string(), "The raw text (truncated, invalid bytes escaped) as it arrived.", privacy=Privacy.PERSONAL
+        "reason",
+        pa.string(),
+        "Why it was rejected, in words a person can act on (scrubbed: it may quote the input).",
+        privacy=Privacy.PERSONAL,
+        required=True,
+    ),
+    Column(
+        "raw",
+        pa.string(),
+        "The raw text (truncated, invalid bytes escaped), scrubbed of personal data, identifiers pseudonymized.",
+        privacy=Privacy.PERSONAL,
     ),
     Column("raw_bytes", pa.int64(), "Size of the original raw record before truncation.", unit="bytes", minimum=0),
     Column("ingest_batch_id", pa.string(), "Ingest run that rejected it.", required=True),
@@ -343,6 +353,9 @@ SCHEMA_MIGRATIONS: tuple[Column, ...] = (
     Column("version", pa.int32(), "Migration number applied.", minimum=1, required=True),
     Column("name", pa.string(), "What the migration does.", required=True),
     Column("applied_at", TIMESTAMP, "When it was applied.", unit="µs UTC", required=True),
+    Column("applied_by", pa.string(), "Local OS user (or token) that applied it; empty for steps applied before version 7."),
+    Column("dictionary_hash", pa.string(), "Structural hash of the data dictionary of the code that applied it (`dictionary.structure_hash`)."),
+    Column("seamline_version", pa.string(), "Version of the Seamline package that applied it."),
 )
 
 LINK_METHODS = ("traceparent", "server_timing", "trace_id", "request_id", "scored")
@@ -513,6 +526,7 @@ SAVED_VIEWS: tuple[Column, ...] = (
 
 SEGMENTS = ("client", "network", "gateway", "service", "database")
 SEVERITIES = ("info", "warning", "critical")
+ALERT_STATES = ("pending", "firing", "resolved", "cancelled")
 ROLES = ("ingest", "viewer", "analyst", "admin")
 
 ANOMALIES: tuple[Column, ...] = (
@@ -539,7 +553,7 @@ ALERTS: tuple[Column, ...] = (
     Column("rule", pa.string(), "Name of the alert rule in the rules file.", required=True),
     Column("fingerprint", pa.string(), "De-duplication key: rule and scope.", required=True),
     Column("severity", pa.string(), "Severity the rule gives it.", allowed=SEVERITIES, required=True),
-    Column("state", pa.string(), "firing until the condition clears for the rule's resolve time.", allowed=("firing", "resolved"), required=True),
+    Column("state", pa.string(), "pending while the condition holds for less than the rule's `for`; firing after; resolved once it has been clear for `resolve_after`; cancelled when it cleared before firing.", allowed=ALERT_STATES, required=True),
     Column("metric", pa.string(), "Metric the rule watches.", required=True),
     Column("scope", pa.string(), "Scope the rule watches, as JSON.", required=True),
     Column("value", pa.float64(), "Metric value when last evaluated.", unit="metric unit"),
@@ -550,6 +564,10 @@ ALERTS: tuple[Column, ...] = (
     Column("resolved_at", TIMESTAMP, "When it resolved; empty while firing.", unit="µs UTC"),
     Column("anomaly_id", pa.string(), "Anomaly that explains it, when detection found one."),
     Column("playbook", pa.string(), "Investigation playbook the alert opens."),
+    Column("condition", pa.string(), "Kind of condition that raised it.", allowed=("threshold", "deviation", "burn_rate", "anomaly"), required=True),
+    Column("fired_at", TIMESTAMP, "When it went from pending to firing (notifiers ran); empty if it never fired.", unit="µs UTC"),
+    Column("segment", pa.string(), "Segment of the end-to-end path detection blames, for anomaly alerts.", allowed=SEGMENTS),
+    Column("details", pa.string(), "The figures of the last evaluation as JSON (window, volume, baseline, burn rates ...)."),
 )
 
 ALERT_NOTIFICATIONS: tuple[Column, ...] = (
@@ -559,6 +577,7 @@ ALERT_NOTIFICATIONS: tuple[Column, ...] = (
     Column("attempt", pa.int32(), "Attempt number (retries with backoff count up from 1).", minimum=1, required=True),
     Column("ok", pa.bool_(), "Whether the notifier accepted it.", required=True),
     Column("detail", pa.string(), "HTTP status, exit code or error text."),
+    Column("event", pa.string(), "Transition announced: firing, resolved, or test (`seamline alerts test --notify`).", allowed=("firing", "resolved", "test"), required=True),
 )
 
 ANNOTATIONS: tuple[Column, ...] = (
@@ -580,7 +599,7 @@ API_TOKENS: tuple[Column, ...] = (
     Column("name", pa.string(), "Name given when the token was created.", required=True),
     Column("token_hash", pa.string(), "SHA-256 of the secret; the secret itself is shown once and never stored.", privacy=Privacy.SECRET, required=True),
     Column("role", pa.string(), "What the token may do.", allowed=ROLES, required=True),
-    Column("project", pa.string(), "Team or project the token is limited to; empty = all."),
+    Column("project", pa.string(), "Project the token is limited to (for now an `environment` value); empty = all."),
     Column("created_at", TIMESTAMP, "When it was created.", unit="µs UTC", required=True),
     Column("expires_at", TIMESTAMP, "When it stops working; empty = never.", unit="µs UTC"),
     Column("revoked_at", TIMESTAMP, "When it was revoked.", unit="µs UTC"),
@@ -592,11 +611,24 @@ AUDIT_LOG: tuple[Column, ...] = (
     Column("ts", TIMESTAMP, "When it happened.", unit="µs UTC", required=True),
     Column("actor", pa.string(), "Token id or local OS user that acted.", privacy=Privacy.PSEUDONYMOUS, required=True),
     Column("role", pa.string(), "Role the actor held.", allowed=ROLES),
-    Column("action", pa.string(), "What was done (query, export, settings, token, retention, forget ...).", required=True),
+    Column("action", pa.string(), "What was done: query, export, denied, login, token.create, token.revoke, audit.read, command (a CLI change), retention, forget ...", required=True),
     Column("target", pa.string(), "What it was done to (route, table, token id ...)."),
     Column("detail", pa.string(), "Parameters as JSON, with secrets removed."),
     Column("origin", pa.string(), "http (with the client address prefix) or cli.", required=True),
     Column("ok", pa.bool_(), "Whether it was allowed and succeeded.", required=True),
+)
+
+# --- schema governance (schema version 7) ------------------------------------------------------
+FIELD_OBSERVATIONS: tuple[Column, ...] = (
+    Column("source", pa.string(), "Source that sent the field.", required=True),
+    Column("field", pa.string(), "A stored column, or attributes.<key> for a field kept in the attributes map.", required=True),
+    Column("value_type", pa.string(), "Type of the values: the column's type, or for an attribute the type its text reads as.", allowed=("integer", "number", "boolean", "json", "string", "timestamp", "map", "other"), required=True),
+    Column("first_seen", TIMESTAMP, "When ingest first stored a row with it (receive time).", unit="µs UTC", required=True),
+    Column("last_seen", TIMESTAMP, "When ingest last stored a row with it.", unit="µs UTC", required=True),
+    Column("first_ingest_batch_id", pa.string(), "Ingest run that first brought it."),
+    Column("rows", pa.int64(), "Rows stored with a value in it, all runs together.", minimum=0, required=True),
+    Column("accepted_at", TIMESTAMP, "When someone accepted it into the baseline (`seamline schema drift --accept`).", unit="µs UTC"),
+    Column("accepted_by", pa.string(), "Who accepted it."),
 )
 
 TABLES: dict[str, tuple[Column, ...]] = {
@@ -620,6 +652,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
     "annotations": ANNOTATIONS,
     "api_tokens": API_TOKENS,
     "audit_log": AUDIT_LOG,
+    "field_observations": FIELD_OBSERVATIONS,
 }
 
 
@@ -629,6 +662,21 @@ def column(table: str, name: str) -> Column:
         if col.name == name:
             return col
     raise KeyError(f"column {table}.{name} has no entry in the data dictionary")
+
+
+def structure_hash() -> str:
+    """12 hex digits over every table's column names, types, ranges, privacy classes and requiredness.
+
+    Meanings are left out: rewording a column's description does not change the schema.
+    """
+    import hashlib
+
+    parts = [
+        f"{t}.{c.name}:{c.type}:{c.minimum}:{c.maximum}:{','.join(c.allowed)}:{c.privacy}:{c.required}"
+        for t, cols in TABLES.items()
+        for c in cols
+    ]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
 
 
 def to_markdown() -> str:

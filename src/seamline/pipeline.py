@@ -30,6 +30,8 @@ import pyarrow as pa
 
 from seamline._lineage import add_columnar, check_row, concat_batches
 from seamline.batcher import Batcher
+from seamline.governance.schema_drift import observation_ops
+from seamline.keys import relink_ops
 from seamline.schema import EVENTS_SCHEMA, QUARANTINE_SCHEMA, SCHEMA_VERSION, rows_to_batch
 from seamline.sources import Parser, Rejected, Row, detect_source, framing_for, get_source
 from seamline.sources._base import BadRecord
@@ -47,9 +49,12 @@ from seamline.sources._framing import (
 from seamline.store.base import Append, Statement, Store
 from seamline.store.writer import Writer
 from seamline.transforms import PIPELINE, Context, Transform, apply
+from seamline.transforms.pseudonymize import RELINK_MEMO
+from seamline.transforms.scrub_pii import scrub_quarantine
 from seamline.validate import count_out_of_range
 from seamline.wal import WriteAheadLog, read_frames, segments, wal_origin
 
+EMPTY_RECORD = "record holds no events"  # quarantine reason of a record that parsed to nothing
 _IN_FLIGHT = 1  # file-ingest transactions queued for the writer at once (each holds batch_rows rows)
 _CHECKPOINT_SQL = """
 INSERT INTO ingest_offsets (origin, fingerprint, offset_bytes, lines, updated_at)
@@ -254,6 +259,11 @@ class _Run:
         except Exception as exc:  # a parser bug must not lose the record: keep it with the reason
             self.quarantine(position, index_base, f"parser error: {type(exc).__name__}: {exc}", data)
             return
+        if index == 0:
+            # A well-formed record holding nothing this source reads (an OTLP request whose spans sit
+            # under a misspelt key, say) would otherwise vanish without a trace.
+            self.quarantine(position, index_base, f"{EMPTY_RECORD}: nothing in it is a record this source reads", data)
+            return
         checked: list[Row] = []
         for row in produced:
             problem = check_row(row, self.now_us, self.future_us, self.past_us)
@@ -323,21 +333,27 @@ class _Run:
             self.batch_rows += batch.num_rows
         self.rows = []
 
-    def take_ops(self, checkpoint: tuple[str, RawRecord] | None = None) -> list[Append | Statement]:
+    def take_ops(
+        self, checkpoint: tuple[str, RawRecord] | None = None, final: bool = False
+    ) -> list[Append | Statement]:
         """Turn pending rows into one transaction's operations and reset the buffers."""
         ops: list[Append | Statement] = []
         result = self.result
+        ctx = self.ingestor.ctx
         self.seal()
         parts = [part for part in self.batches if part.num_rows]
         if parts:
             # One contiguous batch (DuckDB inserts it faster than the same rows in pieces), and
             # the transforms' fixed costs paid once per transaction rather than per chunk.
-            events = apply(concat_batches(parts), self.ingestor.ctx, self.ingestor.transforms)
+            events = apply(concat_batches(parts), ctx, self.ingestor.transforms)
             ops.append(Append("events", events))
+            ops.extend(observation_ops(events))  # fields and types seen, for schema drift
             result.rows_stored += events.num_rows
         if self.bad:
-            ops.append(Append("quarantine", rows_to_batch(self.bad, QUARANTINE_SCHEMA)))
+            ops.append(Append("quarantine", scrub_quarantine(rows_to_batch(self.bad, QUARANTINE_SCHEMA), ctx)))
             result.rows_quarantined += len(self.bad)
+        # After a key rotation: rewrite retired-key pseudonyms of people seen again (see keys.py).
+        ops.extend(self.ingestor.relink_ops(force=final or checkpoint is None))
         if checkpoint is not None:
             fp, record = checkpoint
             ops.append(Statement(_CHECKPOINT_SQL, (self.origin, fp, record.end_offset, record.position)))
@@ -362,6 +378,17 @@ class Ingestor:
         self.settings = ctx.settings
         self.recent_ids = RecentIds()
         self._batcher: Batcher | None = None
+        self._pseudonym_columns: set[tuple[str, str]] | None = None
+
+    def relink_ops(self, force: bool = False) -> list[Statement]:
+        """After a key rotation: statements rewriting retired-key pseudonyms of people seen again."""
+        state = self.ctx.memo(RELINK_MEMO)
+        if not state.get("pending"):
+            return []
+        if self._pseudonym_columns is None:  # the tables present, so a statement never names a missing one
+            rows = self.store.query("SELECT table_name, column_name FROM information_schema.columns").to_pylist()
+            self._pseudonym_columns = {(r["table_name"], r["column_name"]) for r in rows}
+        return relink_ops(state, self._pseudonym_columns, force)
 
     # -- files -------------------------------------------------------------------------------
     def ingest_file(
@@ -427,7 +454,7 @@ class Ingestor:
                 if run.pending() >= batch_rows:
                     self._submit(run, (fp, last), in_flight, progress)
         result = run.result
-        final_ops = run.take_ops((fp, last) if last else None)  # updates the counts, so it goes first
+        final_ops = run.take_ops((fp, last) if last else None, final=True)  # updates the counts: goes first
         end = (result.records_read, result.rows_stored, result.rows_quarantined, "done", run.batch_id)
         self.writer.submit([*final_ops, Statement(_BATCH_END_SQL, end)])
         self.writer.flush()

@@ -69,13 +69,107 @@ SETTINGS: tuple[Setting, ...] = (
         "store_raw_identifiers", False, "Store raw user ids and IPs instead of pseudonyms (not recommended).", bool
     ),
     Setting("ip_prefix_v4", 24, "Bits of an IPv4 address kept before it is pseudonymized.", int),
+    Setting("ip_prefix_v6", 48, "Bits of an IPv6 address kept before it is pseudonymized.", int),
+    Setting(
+        "pseudonym_key_retention_days",
+        400,
+        "Days a retired pseudonym key keeps linking after `seamline keys rotate` (set to your longest retention).",
+        int,
+    ),
+    Setting(
+        "pii_rules_file",
+        "",
+        "YAML file that changes the built-in PII scrubbing rules (see `seamline pii rules`); empty = built-ins.",
+    ),
     Setting("host", "127.0.0.1", "Address `seamline serve` binds to.", str),
     Setting("port", 8470, "Port `seamline serve` listens on.", int),
     Setting("max_body_bytes", 5_242_880, "Largest HTTP ingest body accepted (after decompression).", int),
+    Setting(
+        "body_timeout_seconds",
+        30.0,
+        "Longest time a client may take to send a request body; a slower one gets 408 (0 = no limit).",
+        float,
+    ),
     Setting("correlation_late_minutes", 30.0, "How late a record may arrive and still meet its partners.", float),
     Setting("correlate_interval_seconds", 30.0, "How often `seamline serve` correlates new data (0 = never).", float),
+    Setting(
+        "alert_rules_file",
+        "alerts.yaml",
+        "Alert rules (YAML; inside home unless absolute); the packaged defaults apply while it is missing.",
+        Path,
+    ),
+    Setting("alert_interval_seconds", 60.0, "How often `seamline serve` evaluates the alert rules (0 = never).", float),
+    Setting(
+        "playbooks_dir",
+        "playbooks",
+        "Folder of your own playbook templates (*.yaml; inside home unless absolute); same name overrides a built-in.",
+        Path,
+    ),
     Setting("match_threshold", 0.9, "Lowest confidence a scored (id-less) match needs to become a link.", float),
-    Setting("ingest_token", "", "Bearer token HTTP ingest requires; empty allows loopback-only serving without one."),
+    Setting(
+        "ingest_token",
+        "",
+        "Legacy shared ingest secret: accepted on the ingest routes only, like an ingest-role API token "
+        "(prefer `seamline tokens create --role ingest`).",
+    ),
+    # --- access control and TLS (seamline.access) ---
+    Setting("tls_cert", "", "PEM certificate (chain) `seamline serve` presents over HTTPS; needs tls_key too."),
+    Setting("tls_key", "", "PEM private key of tls_cert; empty with tls_cert empty = plain HTTP."),
+    # --- retention, erasure, encryption at rest (seamline.governance) ---
+    Setting(
+        "retention_client_events_days",
+        30,
+        "Days client events (page views, clicks, fetches, errors, vitals...) are kept (0 = forever).",
+        int,
+    ),
+    Setting(
+        "retention_server_requests_days",
+        30,
+        "Days server request records (access logs, request logs) are kept (0 = forever).",
+        int,
+    ),
+    Setting("retention_spans_days", 14, "Days OpenTelemetry spans are kept (0 = forever).", int),
+    Setting("retention_logs_days", 14, "Days server log lines are kept (0 = forever).", int),
+    Setting("retention_quarantine_days", 14, "Days quarantined records are kept (0 = forever).", int),
+    Setting(
+        "retention_correlation_days",
+        30,
+        "Days links, transactions and clock offsets are kept; they also go with their events (0 = forever).",
+        int,
+    ),
+    Setting(
+        "retention_facts_days",
+        30,
+        "Days dashboard facts are kept; they also go with their transactions (0 = forever).",
+        int,
+    ),
+    Setting(
+        "retention_detection_days",
+        90,
+        "Days anomalies, resolved alerts and their notifications are kept (0 = forever).",
+        int,
+    ),
+    Setting("retention_audit_days", 365, "Days audit log entries are kept (0 = forever).", int),
+    Setting(
+        "retention_interval_hours",
+        0.0,
+        "How often `seamline serve` applies retention, e.g. 24 (0 = never, the default: loaded history is "
+        "not deleted behind your back; the first run is a minute after start).",
+        float,
+    ),
+    Setting(
+        "encryption_key_file",
+        "",
+        "File (inside home unless absolute) with the database encryption key; SEAMLINE_ENCRYPTION_KEY "
+        "overrides it; empty = not encrypted.",
+    ),
+    Setting(
+        "encryption_builtin_crypto",
+        False,
+        "Allow DuckDB's built-in crypto to write an encrypted database when the httpfs extension (OpenSSL) "
+        "cannot be loaded (weaker nonces, see docs/security.md).",
+        bool,
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

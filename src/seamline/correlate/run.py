@@ -36,6 +36,7 @@ class CorrelationResult:
     transactions: int = 0
     sessions_with_offsets: int = 0
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per step of the run
     skipped: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -44,9 +45,11 @@ class CorrelationResult:
 
 
 def _window(con: duckdb.DuckDBPyConnection, full: bool, late: timedelta) -> tuple[Window | None, int]:
-    last_rowid = None if full else con.execute(
-        "SELECT max(last_rowid) FROM correlation_runs WHERE status = 'done'"
-    ).fetchone()[0]
+    last_rowid = (
+        None
+        if full
+        else con.execute("SELECT max(last_rowid) FROM correlation_runs WHERE status = 'done'").fetchone()[0]
+    )
     max_rowid = con.execute("SELECT max(rowid) FROM events").fetchone()[0]
     if max_rowid is None:
         return None, 0
@@ -78,9 +81,7 @@ def _clear(con: duckdb.DuckDBPyConnection, window: Window) -> None:
     )
     con.execute("DELETE FROM event_transactions WHERE event_id IN (SELECT event_id FROM _window_clients)")
     con.execute("DELETE FROM transactions WHERE start_ts BETWEEN $start AND $end", params)
-    con.execute(
-        "DELETE FROM clock_offsets WHERE session_id IN (SELECT DISTINCT session_id FROM _window_clients)"
-    )
+    con.execute("DELETE FROM clock_offsets WHERE session_id IN (SELECT DISTINCT session_id FROM _window_clients)")
     con.execute("DROP TABLE _window_clients")
 
 
@@ -97,6 +98,13 @@ def correlate(
     started = time.perf_counter()
     run_id = uuid.uuid4().hex[:16]
     result = CorrelationResult(run_id)
+    clock = [started]
+
+    def phase(name: str) -> None:
+        now = time.perf_counter()
+        result.phases[name] = round(now - clock[0], 3)
+        clock[0] = now
+
     with store.transaction() as con:
         window, max_rowid = _window(con, full, timedelta(minutes=late_minutes))
         if window is None:
@@ -108,21 +116,36 @@ def correlate(
             [run_id, window.start, window.end],
         )
         _clear(con, window)
+        phase("clear")
         result.window_start, result.window_end = window.start.isoformat(), window.end.isoformat()
         considered = con.execute("SELECT count(*) FROM events WHERE ts BETWEEN ? AND ?", [window.start, window.end])
         result.events_considered = int(considered.fetchone()[0])
+        phase("window")
         result.links = link_exact(con, window, run_id)
+        phase("exact")
         skew = estimate_skew(con, window, run_id)
-        result.sessions_with_offsets = int(getattr(skew, "sessions", 0) or 0)
+        result.sessions_with_offsets = skew.sessions
+        phase("skew")
         scored = link_scored(con, window, run_id, match_threshold)
-        result.links_scored = int(getattr(scored, "links", 0) or 0)
+        result.links_scored = scored.links
+        phase("scored")
         result.transactions = build_transactions(con, window, run_id)
+        phase("transactions")
         result.seconds = time.perf_counter() - started
         con.execute(
             "UPDATE correlation_runs SET finished_at = now(), events_considered = ?, links_exact = ?, "
             "links_scored = ?, transactions = ?, seconds = ?, last_rowid = ?, status = 'done' "
             "WHERE correlation_run_id = ?",
-            [result.events_considered, sum(result.links.values()), result.links_scored, result.transactions,
-             result.seconds, max_rowid, run_id],
+            [
+                result.events_considered,
+                sum(result.links.values()),
+                result.links_scored,
+                result.transactions,
+                result.seconds,
+                max_rowid,
+                run_id,
+            ],
         )
+    phase("commit")
+    result.seconds = time.perf_counter() - started
     return result

@@ -23,21 +23,37 @@ CLIENT_KINDS = (
 )
 SERVER_KINDS = "('server_request', 'span', 'server_log')"
 
+
+def _best(columns: str) -> str:
+    """Aggregate select items: the named columns of the group's most confident row (ties: lowest tr).
+    One arg_min over a struct, unpacked, costs a fraction of one arg_min per column."""
+    names = [c.split(" AS ")[-1].strip() for c in columns.split(",")]
+    exprs = [c.split(" AS ")[0].strip() for c in columns.split(",")]
+    packed = ", ".join(f"'{n}': {e}" for n, e in zip(names, exprs, strict=True))
+    return f"unnest(arg_min({{{packed}}}, (-confidence, tr)))"
+
+
+# Records are keyed by the events table's rowid inside a run (integers join and group far
+# faster than the text ids); a transaction's key `tr` is its root's rowid. Text ids are only
+# carried along to be written.
 _STEPS: tuple[str, ...] = (
     # Client members: the action named by action_id, else the page view (ASOF on session and time).
+    # The columns the transaction figures need ride along, so nothing below joins events back.
     f"""
     CREATE OR REPLACE TEMP TABLE _client_members AS
     WITH clients AS (
-        SELECT event_id, kind, session_id, ts, attributes['action_id'] AS action_id
+        SELECT rowid AS rid, event_id, kind, session_id, ts, trace_id, duration_ms, http_status,
+               attributes['action_id'] AS action_id
         FROM events WHERE kind IN {CLIENT_KINDS} AND ts BETWEEN $start AND $end AND session_id IS NOT NULL
     ), actions AS (
-        SELECT event_id, session_id, attributes['action_id'] AS action_id
+        SELECT rowid AS rid, event_id, session_id, attributes['action_id'] AS action_id
         FROM events WHERE kind = 'client_action' AND ts BETWEEN $outer_start AND $outer_end
     ), views AS (
-        SELECT event_id, session_id, ts FROM events
+        SELECT rowid AS rid, event_id, session_id, ts FROM events
         WHERE kind = 'page_view' AND ts BETWEEN $outer_start AND $outer_end
     )
-    SELECT c.event_id, c.kind, c.ts,
+    SELECT c.rid, c.event_id, c.kind, c.session_id, c.ts, c.trace_id, c.duration_ms, c.http_status,
+           CASE WHEN c.kind IN ('client_action', 'page_view') THEN c.rid ELSE coalesce(a.rid, v.rid) END AS tr,
            CASE WHEN c.kind IN ('client_action', 'page_view') THEN c.event_id
                 ELSE coalesce(a.event_id, v.event_id) END AS transaction_id,
            CASE WHEN c.kind IN ('client_action', 'page_view') THEN 'root'
@@ -47,59 +63,96 @@ _STEPS: tuple[str, ...] = (
     LEFT JOIN actions a ON a.session_id = c.session_id AND a.action_id = c.action_id AND c.kind <> 'client_action'
     ASOF LEFT JOIN views v ON v.session_id = c.session_id AND c.ts >= v.ts
     """,
+    # This run's links of client members, with what the server record they reach carries.
+    f"""
+    CREATE OR REPLACE TEMP TABLE _tx_links AS
+    SELECT m.rid AS from_rid, m.tr, m.transaction_id, s.rowid AS rid, l.to_event_id, l.method, l.confidence,
+           s.trace_id, s.request_id, s.kind, s.ts, s.duration_ms, s.http_status, s.span_status
+    FROM _client_members m
+    JOIN links l ON l.from_event_id = m.event_id AND l.correlation_run_id = $run_id
+    JOIN events s ON s.event_id = l.to_event_id AND s.kind IN {SERVER_KINDS}
+    WHERE m.tr IS NOT NULL
+    """,
     # Keys a transaction reaches the server through: its client records' trace ids, and the
     # trace and request ids of the server records they are linked to.
     """
     CREATE OR REPLACE TEMP TABLE _tx_keys AS
-    SELECT m.transaction_id, e.trace_id, NULL::VARCHAR AS request_id, 'trace_id' AS via, 1.0 AS confidence
-    FROM _client_members m JOIN events e ON e.event_id = m.event_id
-    WHERE e.trace_id IS NOT NULL AND m.transaction_id IS NOT NULL
+    SELECT tr, transaction_id, trace_id, NULL::VARCHAR AS request_id, 'trace_id' AS via, 1.0 AS confidence
+    FROM _client_members WHERE trace_id IS NOT NULL AND tr IS NOT NULL
     UNION ALL
-    SELECT m.transaction_id, s.trace_id, s.request_id,
-           CASE WHEN l.method = 'scored' THEN 'scored' ELSE 'request_id' END, l.confidence
-    FROM _client_members m
-    JOIN links l ON l.from_event_id = m.event_id AND l.correlation_run_id = $run_id
-    JOIN events s ON s.event_id = l.to_event_id
-    WHERE m.transaction_id IS NOT NULL
+    SELECT tr, transaction_id, trace_id, request_id,
+           CASE WHEN method = 'scored' THEN 'scored' ELSE 'request_id' END, confidence
+    FROM _tx_links
     """,
     # A request id reaches the trace the server started for it (e.g. a legacy request's api trace).
     f"""
     INSERT INTO _tx_keys
-    SELECT DISTINCT k.transaction_id, s.trace_id, NULL, k.via, k.confidence
+    SELECT DISTINCT k.tr, k.transaction_id, s.trace_id, NULL, k.via, k.confidence
     FROM _tx_keys k JOIN events s ON s.request_id = k.request_id
     WHERE k.request_id IS NOT NULL AND s.trace_id IS NOT NULL AND s.kind IN {SERVER_KINDS}
       AND s.ts BETWEEN $outer_start AND $outer_end
     """,
+    # Per trace id, per request id and per linked record: the transaction that claims it most
+    # confidently (the first transaction among equals, so re-runs agree).
+    f"""
+    CREATE OR REPLACE TEMP TABLE _tx_by_trace AS
+    SELECT trace_id, {_best("tr, transaction_id, via, confidence")}
+    FROM (SELECT tr, any_value(transaction_id) AS transaction_id, trace_id,
+                 CASE WHEN min(via) = 'scored' THEN 'scored' ELSE 'trace_id' END AS via, max(confidence) AS confidence
+          FROM _tx_keys WHERE trace_id IS NOT NULL GROUP BY tr, trace_id)
+    GROUP BY trace_id
+    """,
+    f"""
+    CREATE OR REPLACE TEMP TABLE _tx_by_request AS
+    SELECT request_id, {_best("tr, transaction_id, via, confidence")}
+    FROM (SELECT tr, any_value(transaction_id) AS transaction_id, request_id,
+                 CASE WHEN min(via) = 'scored' THEN 'scored' ELSE 'request_id' END AS via,
+                 max(confidence) AS confidence
+          FROM _tx_keys WHERE request_id IS NOT NULL GROUP BY tr, request_id)
+    GROUP BY request_id
+    """,
+    f"""
+    CREATE OR REPLACE TEMP TABLE _tx_by_link AS
+    SELECT rid, {_best("tr, transaction_id, method AS via, confidence")},
+           any_value(to_event_id) AS event_id, any_value(kind) AS kind, any_value(ts) AS ts,
+           any_value(duration_ms) AS duration_ms, any_value(http_status) AS http_status,
+           any_value(span_status) AS span_status
+    FROM _tx_links GROUP BY rid
+    """,
+    # A server record reached several ways keeps the most confident claim; among equals the
+    # direct link, then the trace, then the request id.
     f"""
     CREATE OR REPLACE TEMP TABLE _server_members AS
-    WITH by_trace AS (
-        SELECT s.event_id, s.kind, s.ts, k.transaction_id,
-               CASE WHEN k.via = 'scored' THEN 'scored' ELSE 'trace_id' END AS via, k.confidence
-        FROM events s JOIN (SELECT transaction_id, trace_id, min(via) AS via, max(confidence) AS confidence
-                            FROM _tx_keys WHERE trace_id IS NOT NULL GROUP BY transaction_id, trace_id) k
-          ON s.trace_id = k.trace_id
+    WITH reached AS (
+        SELECT s.rowid AS rid, s.event_id, s.kind, s.ts, s.duration_ms, s.http_status, s.span_status,
+               l.tr AS l_tr, l.transaction_id AS l_id, l.via AS l_via, l.confidence AS l_c,
+               t.tr AS t_tr, t.transaction_id AS t_id, t.via AS t_via, t.confidence AS t_c,
+               r.tr AS r_tr, r.transaction_id AS r_id, r.via AS r_via, r.confidence AS r_c
+        FROM events s
+        LEFT JOIN _tx_by_link l ON l.rid = s.rowid
+        LEFT JOIN _tx_by_trace t ON t.trace_id = s.trace_id
+        LEFT JOIN _tx_by_request r ON r.request_id = s.request_id
         WHERE s.kind IN {SERVER_KINDS} AND s.ts BETWEEN $outer_start AND $outer_end
-    ), by_request AS (
-        SELECT s.event_id, s.kind, s.ts, k.transaction_id,
-               CASE WHEN k.via = 'scored' THEN 'scored' ELSE 'request_id' END AS via, k.confidence
-        FROM events s JOIN (SELECT transaction_id, request_id, min(via) AS via, max(confidence) AS confidence
-                            FROM _tx_keys WHERE request_id IS NOT NULL GROUP BY transaction_id, request_id) k
-          ON s.request_id = k.request_id
-        WHERE s.kind IN {SERVER_KINDS} AND s.ts BETWEEN $outer_start AND $outer_end
-    ), linked AS (
-        SELECT s.event_id, s.kind, s.ts, m.transaction_id,
-               CASE WHEN l.method = 'scored' THEN 'scored' ELSE l.method END AS via, l.confidence
-        FROM links l JOIN _client_members m ON m.event_id = l.from_event_id
-        JOIN events s ON s.event_id = l.to_event_id
-        WHERE l.correlation_run_id = $run_id AND m.transaction_id IS NOT NULL
+          AND (l.tr IS NOT NULL OR t.tr IS NOT NULL OR r.tr IS NOT NULL)
+        UNION ALL
+        SELECT rid, event_id, kind, ts, duration_ms, http_status, span_status, tr, transaction_id, via, confidence,
+               NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+        FROM _tx_by_link WHERE NOT (kind IN {SERVER_KINDS} AND ts BETWEEN $outer_start AND $outer_end)
+    ), pick AS (
+        SELECT *, CASE WHEN l_c IS NOT NULL AND l_c >= coalesce(t_c, -1) AND l_c >= coalesce(r_c, -1) THEN 0
+                       WHEN t_c IS NOT NULL AND t_c >= coalesce(r_c, -1) THEN 1 ELSE 2 END AS k
+        FROM reached
     )
-    SELECT DISTINCT ON (event_id) * FROM (
-        SELECT * FROM linked UNION ALL SELECT * FROM by_trace UNION ALL SELECT * FROM by_request
-    ) ORDER BY event_id, confidence DESC
+    SELECT rid, event_id, kind, ts, duration_ms, http_status, span_status,
+           CASE k WHEN 0 THEN l_tr WHEN 1 THEN t_tr ELSE r_tr END AS tr,
+           CASE k WHEN 0 THEN l_id WHEN 1 THEN t_id ELSE r_id END AS transaction_id,
+           CASE k WHEN 0 THEN l_via WHEN 1 THEN t_via ELSE r_via END AS via,
+           CASE k WHEN 0 THEN l_c WHEN 1 THEN t_c ELSE r_c END AS confidence
+    FROM pick
     """,
     """
     INSERT INTO event_transactions (event_id, transaction_id, via, confidence, correlation_run_id)
-    SELECT event_id, transaction_id, via, 1.0, $run_id FROM _client_members WHERE transaction_id IS NOT NULL
+    SELECT event_id, transaction_id, via, 1.0, $run_id FROM _client_members WHERE tr IS NOT NULL
     UNION ALL
     SELECT event_id, transaction_id, via, confidence, $run_id FROM _server_members
     """,
@@ -109,39 +162,47 @@ _STEPS: tuple[str, ...] = (
     SELECT anonymous_id, arg_max(user_id, ts) AS user_id FROM events
     WHERE kind = 'identify' AND user_id IS NOT NULL AND anonymous_id IS NOT NULL GROUP BY anonymous_id
     """,
+    # Per root: its page view (an action's) and the session's last action before it (a
+    # navigation's flow), on narrow rows before the wide root columns are read.
+    """
+    CREATE OR REPLACE TEMP TABLE _tx_roots AS
+    WITH roots AS (
+        SELECT rid, session_id, ts, page_view_id FROM _client_members WHERE via = 'root'
+    ), recent_action AS (
+        SELECT session_id, ts, attributes['action.name'] AS action_name FROM events
+        WHERE kind = 'client_action' AND ts BETWEEN $outer_start AND $outer_end
+    )
+    SELECT r.rid, r.page_view_id, ra.action_name AS prior_action, ra.ts AS prior_action_ts
+    FROM roots r ASOF LEFT JOIN recent_action ra ON ra.session_id = r.session_id AND r.ts >= ra.ts
+    """,
     """
     INSERT INTO transactions
     WITH members AS (
-        SELECT et.transaction_id, e.kind, e.ts, e.duration_ms, e.http_status, e.span_status, et.via,
-               e.ts + to_microseconds(CAST(coalesce(e.duration_ms, 0) * 1000 AS BIGINT)) AS end_ts
-        FROM event_transactions et JOIN events e ON e.event_id = et.event_id
-        WHERE et.correlation_run_id = $run_id
+        SELECT tr, kind, ts, duration_ms, http_status, NULL::VARCHAR AS span_status
+        FROM _client_members WHERE tr IS NOT NULL
+        UNION ALL
+        SELECT tr, kind, ts, duration_ms, http_status, span_status FROM _server_members
     ), agg AS (
-        SELECT transaction_id, max(end_ts) AS end_ts,
+        SELECT tr, max(ts + to_microseconds(CAST(coalesce(duration_ms, 0) * 1000 AS BIGINT))) AS end_ts,
                count(*) FILTER (WHERE kind IN ('client_request', 'page_view')) AS client_requests,
                count(*) FILTER (WHERE kind IN ('server_request', 'span', 'server_log')) AS server_records,
                count(*) FILTER (WHERE kind = 'client_error' OR (kind IN ('server_request', 'client_request')
                                 AND http_status >= 500) OR span_status = 'error') AS errors,
                max(http_status) FILTER (WHERE kind IN ('client_request', 'server_request')) AS max_status
-        FROM members GROUP BY transaction_id
+        FROM members GROUP BY tr
+    ), linked AS (
+        SELECT from_rid, bool_or(method <> 'scored') AS exact, bool_or(method = 'scored') AS scored
+        FROM _tx_links GROUP BY from_rid
     ), linkage AS (
-        SELECT m.transaction_id,
-               count(DISTINCT m.event_id) FILTER (WHERE l.method IS NOT NULL AND l.method <> 'scored') AS exact,
-               count(DISTINCT m.event_id) FILTER (WHERE l.method = 'scored') AS scored,
-               count(DISTINCT m.event_id) FILTER (WHERE l.method IS NULL) AS unlinked
-        FROM _client_members m
-        LEFT JOIN links l ON l.from_event_id = m.event_id AND l.correlation_run_id = $run_id
-        WHERE m.kind IN ('client_request', 'page_view') AND m.transaction_id IS NOT NULL
-        GROUP BY m.transaction_id
-    ), roots AS (
-        SELECT r.*, m.page_view_id FROM events r JOIN _client_members m ON m.event_id = r.event_id
-        WHERE m.via = 'root'
-    ), recent_action AS (
-        SELECT session_id, ts, attributes['action.name'] AS action_name FROM events
-        WHERE kind = 'client_action' AND ts BETWEEN $outer_start AND $outer_end
+        SELECT m.tr, count(*) FILTER (WHERE l.exact) AS exact, count(*) FILTER (WHERE l.scored) AS scored,
+               count(*) FILTER (WHERE l.from_rid IS NULL) AS unlinked
+        FROM _client_members m LEFT JOIN linked l ON l.from_rid = m.rid
+        WHERE m.kind IN ('client_request', 'page_view') AND m.tr IS NOT NULL
+        GROUP BY m.tr
     ), named AS (
-        SELECT r.*, ra.action_name AS prior_action, ra.ts AS prior_action_ts
-        FROM roots r ASOF LEFT JOIN recent_action ra ON ra.session_id = r.session_id AND r.ts >= ra.ts
+        SELECT r.*, p.rid, p.page_view_id, p.prior_action, p.prior_action_ts
+        FROM events r JOIN _tx_roots p ON p.rid = r.rowid
+        WHERE r.kind IN ('client_action', 'page_view') AND r.ts BETWEEN $start AND $end
     )
     SELECT n.event_id, CASE n.kind WHEN 'page_view' THEN 'navigation' ELSE 'action' END, n.event_id,
            CASE WHEN n.kind = 'client_action' THEN n.page_view_id END,
@@ -156,10 +217,22 @@ _STEPS: tuple[str, ...] = (
            coalesce(a.client_requests, 0), coalesce(a.server_records, 0), coalesce(a.errors, 0), a.max_status,
            coalesce(k.exact, 0), coalesce(k.scored, 0), coalesce(k.unlinked, 0), $run_id
     FROM named n
-    LEFT JOIN agg a ON a.transaction_id = n.event_id
-    LEFT JOIN linkage k ON k.transaction_id = n.event_id
+    LEFT JOIN agg a ON a.tr = n.rid
+    LEFT JOIN linkage k ON k.tr = n.rid
     LEFT JOIN _identified i ON i.anonymous_id = n.anonymous_id
     """,
+)
+
+_TEMPS = (
+    "_client_members",
+    "_tx_links",
+    "_tx_keys",
+    "_tx_by_trace",
+    "_tx_by_request",
+    "_tx_by_link",
+    "_server_members",
+    "_identified",
+    "_tx_roots",
 )
 
 
@@ -175,6 +248,6 @@ def build_transactions(con: duckdb.DuckDBPyConnection, window: Window, run_id: s
     for step in _STEPS:
         used = {k: v for k, v in params.items() if f"${k}" in step}
         con.execute(step, used)
-    for temp in ("_client_members", "_tx_keys", "_server_members", "_identified"):
+    for temp in _TEMPS:
         con.execute(f"DROP TABLE IF EXISTS {temp}")
     return int(con.execute("SELECT count(*) FROM transactions WHERE correlation_run_id = ?", [run_id]).fetchone()[0])

@@ -96,11 +96,21 @@ class Schedule:
     releases: list[Release]
     flags: list[FlagChange]
     incidents: list[Incident]
-    by_kind: dict[str, Incident] = field(default_factory=dict)
+    by_kind: dict[str, Incident] = field(default_factory=dict)  # the first incident of each kind
+    of_kind: dict[str, tuple[Incident, ...]] = field(default_factory=dict)  # every incident of each kind
     _flag_cache: dict[tuple[str, ...], dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.by_kind = {i.kind: i for i in self.incidents}
+        for i in self.incidents:
+            self.by_kind.setdefault(i.kind, i)
+            self.of_kind[i.kind] = (*self.of_kind.get(i.kind, ()), i)
+
+    def active(self, kind: str, t_ms: float) -> Incident | None:
+        """The incident of `kind` in effect at a true instant, if any (a week may repeat a kind)."""
+        for i in self.of_kind.get(kind, ()):
+            if i.start_ms <= t_ms < i.end_ms:
+                return i
+        return None
 
     def release(self, app: str, t_ms: float) -> str:
         """The release of `app` in force at a true instant."""
@@ -132,8 +142,20 @@ def flag_buckets(visitor_id: str) -> tuple[int, ...]:
     return tuple(zlib.crc32(f"{flag}:{visitor_id}".encode()) % 100 for flag in FLAGS)
 
 
+WEEK_MIN_DAYS = 5  # spans this long get the week schedule (more incidents, quiet days)
+
+
 def build_schedule(start_ms: float, span_ms: float, year: int, month: int) -> Schedule:
-    """Place releases, flag changes and the five incidents on a span starting at `start_ms`."""
+    """Place releases, flag changes and incidents on a span starting at `start_ms`.
+
+    Spans of `WEEK_MIN_DAYS` days or more get the week schedule of `_week`; shorter ones the
+    five incidents placed by fraction of the span below (kept byte-for-byte stable: tests and
+    benchmarks compare against them).
+    """
+    if span_ms >= WEEK_MIN_DAYS * _DAY_S * 1000.0:
+        from seamline.simulate._week import build_week
+
+        return build_week(start_ms, span_ms, year, month)
     scale = min(1.0, span_ms / 1000.0 / _DAY_S)
 
     def at(frac: float) -> float:

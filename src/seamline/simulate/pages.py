@@ -165,7 +165,7 @@ def _assets(s: Session, t: float, release: str, page_url: str) -> float:
 def _page_errors(s: Session, t: float, route: str, release: str) -> None:
     rng = s.rng
     family = s.d.browser.family
-    if route == "/product/{id}" and release == s.w.bad_web_release and rng.random() < 0.7:
+    if route == "/product/{id}" and release in s.w.bad_web_releases and rng.random() < 0.7:
         s.price_bug = True
         s.error(t, "TypeError", model.PRICE_BUG[family], "error", "renderPrice", release)
     elif rng.random() < 0.006:

@@ -55,10 +55,6 @@ class Backend:
         self.logs = ServiceLogs(schedule, sink)
         self.clf = ClfTime(0)
         self.legacy_clf = ClfTime(-300)  # the legacy box logs in US Eastern standard time
-        inc = schedule.by_kind
-        self.slow_payments = inc["backend_latency_regression"]
-        self.flag_errors = inc["flag_error_spike"]
-        self.db_timeout = inc["dependency_timeout"]
 
     # --- gateway -----------------------------------------------------------------------------
     def gateway(
@@ -86,9 +82,11 @@ class Backend:
         bug = (
             route == "/api/checkout"
             and flags["new_checkout"] == "on"
-            and self.flag_errors.active(t)
+            and self.schedule.active("flag_error_spike", t) is not None
             and rng.random() < 0.55
         )
+        if self._bad_upstream(method, route, t):
+            return self._gateway_502(t, method, path, visitor, referer, rid, trace_id, traceparent, proto, truth)
         req = Req(trace_id, rid, flags, visitor, pid, query, bug)
         up_start = t + rng.uniform(0.15, 0.6)
         app_start = up_start + rng.uniform(0.2, 0.8)
@@ -115,6 +113,48 @@ class Backend:
             )
         self.sink.push(end, GATEWAY, (line, truth))
         return Served(status, end, rt, app_end - app_start, size, rid, trace_id, span_id, degraded)
+
+    def _bad_upstream(self, method: str, route: str, t: float) -> bool:
+        inc = self.schedule.active("gateway_502_burst", t)
+        return inc is not None and inc.scope["route"] == f"{method} {route}" and self.rng.random() < 0.5
+
+    def _slow_table(self, table: str, t: float) -> bool:
+        inc = self.schedule.active("slow_db_query", t)
+        return inc is not None and inc.scope["table"] == table
+
+    def _gateway_502(
+        self,
+        t: float,
+        method: str,
+        path: str,
+        visitor: Visitor,
+        referer: str,
+        rid: str,
+        trace_id: str,
+        traceparent: str | None,
+        proto: str,
+        truth: dict[str, Any] | None,
+    ) -> Served:
+        """nginx finds no live upstream: a 502 in a few milliseconds, no span, no service log."""
+        rng = self.rng
+        rt = rng.uniform(0.4, 3.0)
+        end = t + rt
+        size = 150 + rng.randrange(40)
+        line = (
+            f'{visitor.ip} - - [{self.clf(end)}] "{method} {path} {proto}" 502 {size} "{referer}" '
+            f'"{visitor.user_agent}" {rt / 1000.0:.3f} {rt / 1000.0:.3f} {rid} "{traceparent or "-"}"\n'
+        ).encode()
+        if truth is not None:
+            truth.update(
+                request_id=rid,
+                trace_id=trace_id,
+                server_span_id=None,
+                status=502,
+                server_received_ms=round(t, 3),
+                request_time_ms=round(rt, 3),
+            )
+        self.sink.push(end, GATEWAY, (line, truth))
+        return Served(502, end, rt, 0.0, size, rid, trace_id, "", False)
 
     def static(self, t: float, path: str, size: int, visitor: Visitor, referer: str, proto: str) -> float:
         """nginx serves a file from disk: no upstream ($upstream_response_time is `-`); returns request time."""
@@ -165,7 +205,7 @@ class Backend:
         if name == "search" and "engine=v2" in path:
             work *= 0.7  # search_v2 is the faster engine
         steps = ep.steps
-        if name == "payments" and self.slow_payments.active(t0):
+        if name == "payments" and self.schedule.active("backend_latency_regression", t0) is not None:
             steps = (model.FRAUD_CHECK, *steps)
         cursor = t0 + work * 0.6
         status = ep.status
@@ -178,9 +218,15 @@ class Backend:
         for step in steps:
             if isinstance(step, Db):
                 dur = rng.lognormvariate(step.mu, step.sigma)
-                failed = step.table == "products" and self.db_timeout.active(cursor) and rng.random() < 0.75
+                failed = (
+                    step.table == "products"
+                    and self.schedule.active("dependency_timeout", cursor) is not None
+                    and rng.random() < 0.75
+                )
                 if failed:
                     dur = _DB_TIMEOUT_MS + rng.uniform(0.3, 2.0)
+                elif self._slow_table(step.table, cursor):
+                    dur += rng.lognormvariate(6.55, 0.3)  # ~700 ms behind the index rebuild's lock
                 self.spans.db(sv, res, req.trace_id, span_id, step, cursor, cursor + dur, failed)
                 cursor += dur + rng.uniform(0.05, 0.4)
                 if failed:

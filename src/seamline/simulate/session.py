@@ -139,7 +139,7 @@ class Session:
         rng = self.rng
         rtt = d.access_rtt * rng.uniform(0.85, 1.25) + d.region.extra_rtt_ms
         down = d.downlink * rng.uniform(0.8, 1.1)
-        if d.region.name == "ap-south" and self.w.slow_region.active(t):
+        if self.w.slow_network(d.region.name, t):
             rtt += rng.uniform(700.0, 1200.0)
             down *= 0.15
         self.rtt, self.down = rtt, down

@@ -91,10 +91,14 @@ class World:
         self.event_types: dict[str, int] = dict.fromkeys(EVENT_TYPES, 0)
         self.lost_requests = 0
         self.sessions = 0
-        self.slow_region = schedule.by_kind["regional_network_slowdown"]
-        self.bad_web_release = schedule.by_kind["frontend_js_error"].scope["release"]
+        self.bad_web_releases = frozenset(i.scope["release"] for i in schedule.of_kind.get("frontend_js_error", ()))
         self._apps: dict[str, dict[str, str]] = {}
         self._clock_truth = clock_truth
+
+    def slow_network(self, region: str, t: float) -> bool:
+        """Whether a regional network slowdown hits `region` at a true instant."""
+        inc = self.schedule.active("regional_network_slowdown", t)
+        return inc is not None and inc.scope["region"] == region
 
     def app_context(self, release: str) -> dict[str, str]:
         """The shared `context.app` object for a frontend release."""

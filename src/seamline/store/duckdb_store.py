@@ -2,17 +2,40 @@
 
 from __future__ import annotations
 
+import getpass
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
+from seamline.dictionary import structure_hash
+from seamline.store._encryption import CATALOG as ENCRYPTED_CATALOG
+from seamline.store._encryption import NotEncrypted, connect_encrypted, unencrypted_hint
 from seamline.store.base import Append, SchemaStatus, Statement, StoreError
 from seamline.store.migrations import HEAD, MIGRATIONS
+
+
+def local_user() -> str:
+    """The OS user running this process, as recorded with schema changes."""
+    try:
+        return "local:" + getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        return f"local:uid{os.getuid()}"
+
+
+def package_version() -> str:
+    """The installed Seamline version, or "unknown" when running from a bare source tree."""
+    try:
+        return metadata.version("seamline")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
 
 _VERSION_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -26,18 +49,39 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 class DuckDBStore:
     """A DuckDB database file; `read_only` opens it without taking the write lock."""
 
-    def __init__(self, path: Path | str, read_only: bool = False, memory_limit: str = "4GB") -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        read_only: bool = False,
+        memory_limit: str = "4GB",
+        encryption_key: str | None = None,
+        builtin_crypto: bool = False,
+    ) -> None:
         self.path = Path(path)
         self.read_only = read_only
+        self.encrypted = bool(encryption_key)
         if read_only and not self.path.exists():
             raise StoreError(f"no database at {self.path}; run `seamline ingest` or `seamline schema upgrade` first")
         try:
-            self._con = duckdb.connect(str(self.path), read_only=read_only)
+            if encryption_key:
+                try:
+                    self._con = connect_encrypted(self.path, encryption_key, read_only, builtin_crypto)
+                except NotEncrypted:
+                    if not read_only:
+                        raise
+                    # Reads of a database not encrypted yet still work (`seamline store encrypt` must
+                    # get past the access check); every write path refuses until it is encrypted.
+                    self._con = duckdb.connect(str(self.path), read_only=True)
+                    self.encrypted = False
+            else:
+                self._con = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.IOException as exc:
             raise StoreError(
                 f"cannot open {self.path}: {exc}. Another seamline process (serve or ingest) may hold "
                 "the write lock; stop it or ask it over HTTP."
             ) from exc
+        except duckdb.CatalogException as exc:
+            raise (unencrypted_hint(exc, self.path) or exc) from exc
         self._con.execute("SET TimeZone = 'UTC'")
         # Bounded so big joins spill to disk instead of taking the machine's memory.
         self._con.execute("SET memory_limit = ?", [memory_limit])
@@ -49,6 +93,8 @@ class DuckDBStore:
         """A new connection to the same database, for one reader thread."""
         cur = self._con.cursor()
         cur.execute("SET TimeZone = 'UTC'")
+        if self.encrypted:  # a new connection starts in the in-memory main database
+            cur.execute(f"USE {ENCRYPTED_CATALOG}")
         return cur
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
@@ -152,8 +198,27 @@ class DuckDBStore:
             self.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'")
         )
 
-    def upgrade(self, to: int | None = None) -> list[int]:
-        """Apply pending migrations up to `to`, each in its own transaction."""
+    def _record_step(self, version: int, name: str, actor: str | None) -> None:
+        """Insert the schema_migrations row; from version 7 on with who applied it and which dictionary."""
+        columns = {
+            r[0]
+            for r in self._con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'schema_migrations'"
+            ).fetchall()
+        }
+        if "applied_by" not in columns:
+            self._con.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, now())", [version, name]
+            )
+            return
+        self._con.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at, applied_by, dictionary_hash, seamline_version) "
+            "VALUES (?, ?, now(), ?, ?, ?)",
+            [version, name, actor or local_user(), structure_hash(), package_version()],
+        )
+
+    def upgrade(self, to: int | None = None, actor: str | None = None) -> list[int]:
+        """Apply pending migrations up to `to`, each in its own transaction; `actor` is recorded with each."""
         target = HEAD if to is None else to
         if not 0 <= target <= HEAD:
             raise StoreError(f"no migration {target}; versions run 1..{HEAD}")
@@ -170,7 +235,7 @@ class DuckDBStore:
                     try:
                         for stmt in m.up:
                             self._con.execute(stmt)
-                        self._con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [m.version, m.name])
+                        self._record_step(m.version, m.name, actor)
                         self._con.execute("COMMIT")
                     except Exception as exc:
                         self._con.execute("ROLLBACK")

@@ -15,12 +15,14 @@ from seamline.transforms._context import Context
 from seamline.transforms.enrich import enrich
 from seamline.transforms.pseudonymize import pseudonymize
 from seamline.transforms.routes import template_routes
+from seamline.transforms.scrub_pii import scrub_pii
 from seamline.transforms.user_agent import parse_user_agent
 
 Transform = Callable[[pa.RecordBatch, Context], pa.RecordBatch]
 
-# Order matters: everything that reads raw identifiers runs before pseudonymize.
-PIPELINE: tuple[Transform, ...] = (template_routes, parse_user_agent, enrich, pseudonymize)
+# Order matters: scrubbing runs first, so route templates and user-agent parsing only ever see
+# scrubbed text; everything that reads raw identifiers (enrich) runs before pseudonymize.
+PIPELINE: tuple[Transform, ...] = (scrub_pii, template_routes, parse_user_agent, enrich, pseudonymize)
 
 
 def apply(batch: pa.RecordBatch, ctx: Context, transforms: tuple[Transform, ...] = PIPELINE) -> pa.RecordBatch:
@@ -30,4 +32,4 @@ def apply(batch: pa.RecordBatch, ctx: Context, transforms: tuple[Transform, ...]
     return batch
 
 
-__all__ = ["PIPELINE", "Context", "Transform", "apply", "pseudonymize"]
+__all__ = ["PIPELINE", "Context", "Transform", "apply", "pseudonymize", "scrub_pii"]

@@ -12,6 +12,7 @@ Most views read `transaction_facts` and `request_facts` (see `seamline.views.fac
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,8 @@ from seamline.views._filters import FILTER_KEYS, FilterError, Filters
 from seamline.views.coverage import DIMENSIONS as COVERAGE_DIMENSIONS
 from seamline.views.coverage import join_coverage
 from seamline.views.waterfall import transaction_waterfall
+
+_MAX_INT_PARAM = 1_000_000
 
 
 class ViewError(ValueError):
@@ -64,6 +67,11 @@ class Param:
                 value = self.type(raw)
             except (TypeError, ValueError):
                 raise ViewError(f"parameter {self.name!r} must be a {self.type.__name__}, not {raw!r}") from None
+        if self.type is int and not 0 <= value <= _MAX_INT_PARAM:
+            # Counts and limits: out-of-range values would reach SQL LIMITs and fail there as a 500.
+            raise ViewError(f"parameter {self.name!r} must be between 0 and {_MAX_INT_PARAM}, not {value}")
+        if self.type is float and not math.isfinite(value):
+            raise ViewError(f"parameter {self.name!r} must be a finite number, not {raw!r}")
         if self.choices and value not in self.choices:
             raise ViewError(f"parameter {self.name!r} must be one of {', '.join(self.choices)}, not {value!r}")
         return value

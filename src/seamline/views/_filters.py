@@ -47,6 +47,10 @@ _TIME_COLUMN = {"transaction_facts": "start_ts", "request_facts": "ts", "events"
 _SLACK = timedelta(hours=1)
 
 
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 class FilterError(ValueError):
     """A filter value that cannot be used, worded for the person who typed it."""
 
@@ -56,7 +60,11 @@ def _parse_time(text: str) -> datetime:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise FilterError(f"cannot read time {text!r}; use ISO 8601, e.g. 2026-11-02T10:00:00Z") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not _EARLIEST <= value <= _LATEST:
+        # Windows are widened by ranges and slack; near year 1 or 9999 that arithmetic overflows.
+        raise FilterError(f"time {text!r} is outside {_EARLIEST.year}..{_LATEST.year}")
+    return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,7 +96,8 @@ def flow_latency(store: Store, filters: Filters, flow: str | None = None, kind: 
     for r in segments:
         for s in (*SEGMENTS, "e2e"):
             r[s] = ms(r[s])
-    segment_series = {s: dense(window, segments, None, s)[1][s] for s in SEGMENTS}
+    # No transaction in the filters' scope means no points at all: empty series, not a KeyError.
+    segment_series = {s: dense(window, segments, None, s)[1].get(s, [None] * len(buckets)) for s in SEGMENTS}
     totals = rows(
         store,
         f"""

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from seamline.app import App
-from seamline.pipeline import Accepted
+from seamline.pipeline import EMPTY_RECORD, Accepted
 from seamline.store import QueueFull, Statement
 
 _PROTOBUF = "application/x-protobuf"
@@ -55,8 +55,21 @@ class Sequencer:
             return self._last
 
 
+_GZIP = ("gzip", "x-gzip")
+_MAX_GZIP_MEMBERS = 64  # each member costs a copy of what follows it; bounds a body of many tiny members
+_IDENTITY = ("", "identity")
+
+
+class UnsupportedEncoding(ValueError):
+    """A Content-Encoding other than gzip or identity."""
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, gunzipped when sent with Content-Encoding: gzip; capped at `limit` bytes."""
+    encoding = request.headers.get("content-encoding", "").strip().lower()
+    if encoding not in _GZIP + _IDENTITY:
+        # Read as-is, a deflate/br/zstd body would be parsed as garbage; say what is accepted instead.
+        raise UnsupportedEncoding(f"Content-Encoding {encoding!r} is not supported; send gzip or identity")
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(f"body of {declared} bytes exceeds the {limit}-byte limit")
@@ -68,16 +81,38 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise BodyTooLarge(f"body exceeds the {limit}-byte limit")
         chunks.append(chunk)
     body = b"".join(chunks)
-    if request.headers.get("content-encoding", "").lower() in ("gzip", "x-gzip"):
-        # Decompress with a cap so a small bomb cannot expand into gigabytes.
+    if encoding in _GZIP:
+        body = gunzip_capped(body, limit)
+    return body
+
+
+def gunzip_capped(data: bytes, limit: int) -> bytes:
+    """Every gzip member of `data`, decompressed, refusing output over `limit` bytes (a bomb).
+
+    A truncated stream or bytes after the last member are errors rather than silently dropped
+    data; concatenated members (as `cat a.gz b.gz` makes) are all read.
+    """
+    out: list[bytes] = []
+    size = 0
+    rest = data
+    for _ in range(_MAX_GZIP_MEMBERS):
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
         try:
-            body = inflater.decompress(body, limit + 1)
+            part = inflater.decompress(rest, limit + 1 - size)
         except zlib.error as exc:
             raise ValueError(f"body is not valid gzip: {exc}") from exc
-        if len(body) > limit or inflater.unconsumed_tail:
+        size += len(part)
+        if size > limit or inflater.unconsumed_tail:
             raise BodyTooLarge(f"decompressed body exceeds the {limit}-byte limit")
-    return body
+        out.append(part)
+        if not inflater.eof:
+            raise ValueError("gzip body is truncated")
+        rest = inflater.unused_data
+        if not rest.strip(b"\x00"):  # some writers pad with zeros after the last member
+            return b"".join(out)
+        if rest[:2] != b"\x1f\x8b":
+            raise ValueError(f"{len(rest)} bytes after the end of the gzip stream")
+    raise ValueError(f"body has more than {_MAX_GZIP_MEMBERS} gzip members")
 
 
 class IngestEndpoints:
@@ -135,6 +170,8 @@ class IngestEndpoints:
             body = await read_body(request, self.app.settings.max_body_bytes)
         except BodyTooLarge as exc:
             return _error(413, str(exc), protobuf)
+        except UnsupportedEncoding as exc:
+            return _error(415, str(exc), protobuf)
         except ValueError as exc:
             return _error(400, str(exc), protobuf)
         if not body.strip():
@@ -158,6 +195,8 @@ class IngestEndpoints:
             accepted, _ = await run_in_threadpool(self.app.ingestor.accept_body, self.app.wal, header, body)
         except QueueFull:
             return _error(503, "ingest backlog is full; retry shortly", protobuf, headers={"Retry-After": "1"})
+        except ValueError as exc:  # parser options from the query (?preset=) are checked before logging
+            return _error(400, f"bad request options: {exc}", protobuf)
         except OSError as exc:  # the write-ahead log could not be written: nothing was accepted
             return _error(503, f"could not log the request durably: {exc}", protobuf, headers={"Retry-After": "1"})
         with self._stats_lock:
@@ -201,6 +240,14 @@ def _rejections(result: Accepted) -> list[dict[str, object]]:
 
 
 def _answer(result: Accepted, otlp: str | None, protobuf: bool) -> Response:
+    # OTLP/HTTP asks servers to answer an empty export request with success; it is still quarantined
+    # (so every request is accounted for) and partial_success carries the note.
+    empty = set(result.reasons) == {EMPTY_RECORD}
+    if otlp is not None and result.rows == 0 and result.quarantined and not empty:
+        # OTLP/HTTP: a request that cannot be decoded, or holds nothing storable, is a 400 with a
+        # google.rpc.Status (partial success is for requests of which some part was stored).
+        reasons = "; ".join(f"{r['count']}x {r['reason']}" for r in _rejections(result))
+        return _error(400, f"no record could be stored: {reasons}", protobuf)
     if otlp is not None:
         return _otlp_answer(result, otlp, protobuf)
     body = {"accepted": result.rows, "quarantined": result.quarantined, "rejected": _rejections(result)}
@@ -216,7 +263,9 @@ def _otlp_answer(result: Accepted, signal: str, protobuf: bool) -> Response:
     partial = {}
     if result.quarantined:
         reasons = "; ".join(f"{r['count']}x {r['reason']}" for r in _rejections(result))
-        partial = {"partialSuccess": {rejected_field: result.quarantined, "errorMessage": reasons}}
+        # An empty request rejected nothing: rejected 0 with a message is OTLP's "warning".
+        rejected = 0 if set(result.reasons) == {EMPTY_RECORD} else result.quarantined
+        partial = {"partialSuccess": {rejected_field: rejected, "errorMessage": reasons}}
     if not protobuf:
         return Response(orjson.dumps(partial), media_type="application/json")
     if signal == "traces":

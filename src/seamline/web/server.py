@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
-import hmac
-import ipaddress
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -16,8 +13,15 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 
+from seamline.access._http import install as install_access
+from seamline.access.routes import create_access_router
+from seamline.access.serving import InsecureBind, check_bind  # noqa: F401  (re-exported for callers)
+from seamline.alerting.scheduler import alert_periodically
 from seamline.app import App
+from seamline.governance.retention import retention_periodically
+from seamline.governance.routes import create_governance_router
 from seamline.schema import SCHEMA_VERSION
+from seamline.web._limits import BodyLimits
 from seamline.web.ingest import IngestEndpoints
 from seamline.web.ui import mount_ui
 
@@ -26,38 +30,6 @@ STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".map": "application/js
 
 
 log = logging.getLogger("seamline.serve")
-
-
-class InsecureBind(RuntimeError):
-    """Refusing to listen beyond loopback without a token."""
-
-
-def check_bind(host: str, token: str) -> None:
-    """Serving on a non-loopback address needs an ingest token (secure by default)."""
-    if token:
-        return
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = host == "localhost"
-    if not loopback:
-        raise InsecureBind(
-            f"refusing to serve on {host} without authentication: set SEAMLINE_INGEST_TOKEN (or --token), "
-            "or bind 127.0.0.1"
-        )
-
-
-def _presented_token(request: Request) -> str:
-    auth = request.headers.get("authorization", "")
-    scheme, _, value = auth.partition(" ")
-    if scheme.lower() == "bearer":
-        return value.strip()
-    if scheme.lower() == "basic":  # Segment libraries send the write key as the Basic user name
-        try:
-            return base64.b64decode(value).decode().split(":", 1)[0]
-        except (ValueError, UnicodeDecodeError):
-            return ""
-    return request.query_params.get("token", "")
 
 
 async def correlate_periodically(app: App) -> None:
@@ -91,12 +63,20 @@ def create_app(app: App) -> FastAPI:
         # Store what earlier runs acknowledged but had not committed, before taking new requests.
         app.ingestor.replay_wal(app.wal.directory, keep=app.wal.current_segment)
         scheduler = asyncio.create_task(correlate_periodically(app))
+        alerting = asyncio.create_task(alert_periodically(app))  # every alert_interval_seconds
+        retention = asyncio.create_task(retention_periodically(app))  # every retention_interval_hours
         yield
         scheduler.cancel()
+        alerting.cancel()
+        retention.cancel()
         endpoints.record_totals()
         app.close()
 
     api = FastAPI(title="Seamline", version="0.1.0", lifespan=lifespan)
+    # Access control on every route (seamline.access.roles says what each needs; unlisted = admin).
+    # Added before CORS so preflights are answered first and refusals still carry CORS headers.
+    guard = install_access(api, app)
+    api.include_router(create_access_router(app, guard))  # /login, /logout, /api/whoami, /api/tokens, /api/audit
     # Browsers post events from the product's own origin; no cookies are used, so any origin may send.
     api.add_middleware(
         CORSMiddleware,
@@ -105,18 +85,8 @@ def create_app(app: App) -> FastAPI:
         allow_headers=["content-type", "content-encoding", "authorization", "traceparent", "tracestate"],
         max_age=600,
     )
-    token = app.settings.ingest_token
-
-    @api.middleware("http")
-    async def require_token(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        guarded = token and request.method == "POST" and request.url.path.startswith("/v1/")
-        if guarded and not hmac.compare_digest(_presented_token(request).encode(), token.encode()):
-            return JSONResponse(
-                {"error": "missing or wrong ingest token"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
-            )
-        return await call_next(request)
-
     api.include_router(endpoints.router)
+    api.include_router(create_governance_router(app))  # retention, forget, schema history/drift, quality
 
     @api.get("/healthz", summary="Liveness and schema version")
     def healthz() -> dict[str, object]:
@@ -141,5 +111,9 @@ def create_app(app: App) -> FastAPI:
         return Response(body, media_type=media_type, headers=headers)
 
     mount_ui(api, app)  # pages, /api/views/<name> JSON twins, saved views, plotly.js
+    # Added last so it is the outermost user middleware and sees the raw body stream of every route.
+    api.add_middleware(
+        BodyLimits, timeout_seconds=app.settings.body_timeout_seconds, max_bytes=app.settings.max_body_bytes
+    )
     api.state.endpoints = endpoints
     return api

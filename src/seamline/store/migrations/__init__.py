@@ -16,6 +16,7 @@ from seamline.store.migrations import (
     m0004_views,
     m0005_detection,
     m0006_governance,
+    m0007_schema_governance,
 )
 
 
@@ -33,7 +34,15 @@ class Migration:
 
 MIGRATIONS: tuple[Migration, ...] = tuple(
     Migration(m.VERSION, m.NAME, tuple(m.UP), tuple(m.DOWN), tuple(m.DATA_DROPPED))
-    for m in (m0001_initial, m0002_clock_skew, m0003_correlation, m0004_views, m0005_detection, m0006_governance)
+    for m in (
+        m0001_initial,
+        m0002_clock_skew,
+        m0003_correlation,
+        m0004_views,
+        m0005_detection,
+        m0006_governance,
+        m0007_schema_governance,
+    )
 )
 HEAD = MIGRATIONS[-1].version
 

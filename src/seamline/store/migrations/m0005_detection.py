@@ -45,7 +45,11 @@ UP = [
         last_seen_at TIMESTAMPTZ NOT NULL,
         resolved_at TIMESTAMPTZ,
         anomaly_id VARCHAR,
-        playbook VARCHAR
+        playbook VARCHAR,
+        condition VARCHAR NOT NULL,
+        fired_at TIMESTAMPTZ,
+        segment VARCHAR,
+        details VARCHAR
     )
     """,
     "CREATE INDEX alerts_fingerprint ON alerts (fingerprint)",
@@ -56,7 +60,8 @@ UP = [
         sent_at TIMESTAMPTZ NOT NULL,
         attempt INTEGER NOT NULL,
         ok BOOLEAN NOT NULL,
-        detail VARCHAR
+        detail VARCHAR,
+        event VARCHAR NOT NULL
     )
     """,
     """

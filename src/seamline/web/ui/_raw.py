@@ -23,15 +23,22 @@ def _raw_line(store: Store, origin: str, position: int | None) -> str | None:
     path = Path(origin)
     if not known or not path.is_file():
         return None
-    scanned = 0
+    scanned, number, head, at_start = 0, 1, None, True
     with path.open("rb") as f:
-        for number, line in enumerate(f, start=1):
-            scanned += len(line)
-            if number == position:
-                return line[:_MAX_LINE].decode("utf-8", errors="backslashreplace").rstrip("\n")
-            if scanned > _MAX_SCAN:
-                return None
-    return None
+        # Read in bounded pieces: iterating a file by lines would hold a newline-free file whole.
+        while scanned <= _MAX_SCAN:
+            piece = f.readline(_MAX_LINE)
+            if not piece:
+                break
+            scanned += len(piece)
+            if number == position and at_start:
+                head = piece
+            at_start = piece.endswith(b"\n")
+            if at_start:
+                if number == position:
+                    break
+                number += 1
+    return None if head is None else head.decode("utf-8", errors="backslashreplace").rstrip("\r\n")
 
 
 def event_record(store: Store, event_id: str) -> dict[str, Any] | None:

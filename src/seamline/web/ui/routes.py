@@ -31,6 +31,8 @@ from seamline.views._filters import FILTER_KEYS, RANGES, FilterError, Filters
 from seamline.views.facts import refresh_facts
 from seamline.views.saved import SavedViewError, create_view, delete_view, get_view, update_view
 from seamline.web.ui._raw import event_record
+from seamline.web.ui.alerts import create_alerts_router
+from seamline.web.ui.investigate import create_investigate_router
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -40,6 +42,9 @@ _RUN_CHECK_EVERY_S = 5.0
 
 NAV: tuple[tuple[str, str, str], ...] = (
     ("overview", "/", "Overview"),
+    ("alerts", "/alerts", "Alerts"),
+    ("investigate", "/investigate", "Investigate"),
+    ("review", "/review", "Review"),
     ("failures", "/failures", "Failures & impact"),
     ("heatmap", "/heatmap", "Heatmap"),
     ("impact", "/impact", "Releases & flags"),
@@ -170,11 +175,10 @@ def create_ui_router(app: App) -> APIRouter:
         ("quality", "quality.html", "Data quality and join coverage"),
         ("saved", "saved.html", "Saved views"),
     ):
-
-        def page_handler(request: Request, _n: str = name, _t: str = template, _title: str = title) -> HTMLResponse:
-            return render(request, _t, _n, title=_title)
-
-        router.add_api_route(f"/{name}", page_handler, response_class=HTMLResponse, include_in_schema=False)
+        # Bound by a factory, not by default arguments: FastAPI reads every handler argument as a
+        # query parameter, so `?_t=` would have chosen the template to render.
+        handler = _page_handler(render, name, template, title)
+        router.add_api_route(f"/{name}", handler, response_class=HTMLResponse, include_in_schema=False)
 
     @router.get("/dictionary", response_class=HTMLResponse, include_in_schema=False)
     def dictionary_page(request: Request) -> HTMLResponse:
@@ -287,6 +291,15 @@ def create_ui_router(app: App) -> APIRouter:
     return router
 
 
+def _page_handler(render: Any, page: str, template: str, title: str) -> Any:
+    """A handler rendering one fixed page; it takes nothing from the request but the request."""
+
+    def page_handler(request: Request) -> HTMLResponse:
+        return render(request, template, page, title=title)
+
+    return page_handler
+
+
 def _static(request: Request, body: bytes, media_type: str) -> Response:
     etag = f'"{hashlib.blake2b(body, digest_size=8).hexdigest()}"'
     headers = {"ETag": etag, "Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"}
@@ -298,3 +311,5 @@ def _static(request: Request, body: bytes, media_type: str) -> Response:
 def mount_ui(api: FastAPI, app: App) -> None:
     """Add the UI's pages and JSON views to the FastAPI app of `seamline serve`."""
     api.include_router(create_ui_router(app))
+    api.include_router(create_alerts_router(app))  # /alerts and /api/alerts (seamline.alerting)
+    api.include_router(create_investigate_router(app))  # /investigate, /review, /api/annotations (seamline.playbooks)

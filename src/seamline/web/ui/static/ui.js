@@ -120,8 +120,41 @@ function plot(id, traces, layoutExtra) {
     node.classList.add("nodata");
     return node;
   }
-  Plotly.newPlot(node, traces, layout(layoutExtra), PLOT_CONFIG);
+  Plotly.newPlot(node, traces, layout(layoutExtra), PLOT_CONFIG).then(() => overlayFindings(node));
   return node;
+}
+
+// --- findings overlay: annotations (/api/annotations) as lines (moments) or bands (periods) on time charts ---
+let findingsRequest = null;
+
+async function overlayFindings(node) {
+  try {
+    if (!node.layout || !node.layout.xaxis || node.layout.xaxis.type !== "date") return;
+    const times = node.data.flatMap((t) => t.x || []).map((x) => new Date(x).getTime()).filter((t) => !isNaN(t));
+    if (!times.length) return;
+    const lo = Math.min(...times), hi = Math.max(...times);
+    findingsRequest = findingsRequest || fetch("/api/annotations").then((r) => (r.ok ? r.json() : {annotations: []}));
+    const shown = ((await findingsRequest).annotations || []).filter((a) => {
+      const start = new Date(a.start_ts).getTime();
+      return start <= hi && (a.end_ts ? new Date(a.end_ts).getTime() : start) >= lo;
+    });
+    if (!shown.length) return;
+    const shapes = [...(node.layout.shapes || [])];
+    const labels = [...(node.layout.annotations || [])];
+    for (const a of shown) {
+      shapes.push(a.end_ts
+        ? {type: "rect", xref: "x", yref: "paper", x0: a.start_ts, x1: a.end_ts, y0: 0, y1: 1, fillcolor: "rgba(201,162,39,0.12)", line: {width: 0}, layer: "below"}
+        : {type: "line", xref: "x", yref: "paper", x0: a.start_ts, x1: a.start_ts, y0: 0, y1: 1, line: {color: "#c9a227", width: 1.5}});
+      // Plotly reads a little markup in labels; titles are people's text, so angle brackets are escaped.
+      const text = `${a.kind}: ${a.title}`.slice(0, 60).replace(/</g, "&lt;").replace(/>/g, "&gt;");
+      labels.push({x: a.start_ts, xref: "x", yref: "paper", y: 1, yanchor: "bottom", showarrow: false, text, font: {size: 10, color: "#7a5f00"}});
+    }
+    const top = Math.max((node.layout.margin && node.layout.margin.t) || 0, 22);  // room for the labels
+    await Plotly.relayout(node, {shapes, annotations: labels, "margin.t": top});
+    node.dataset.findings = String(shown.length);
+  } catch (err) {
+    // Findings are an overlay: a chart without them is still right.
+  }
 }
 
 function lineTraces(buckets, series, opts = {}) {
@@ -497,7 +530,35 @@ PAGES.quality = async () => {
     {key: "links_exact", label: "exact", num: true, fmt: fmtInt}, {key: "links_scored", label: "scored", num: true, fmt: fmtInt},
     {key: "transactions", num: true, fmt: fmtInt},
   ], "Correlation has not run yet: `seamline correlate`.");
+  // The per-field report scans every column of the window: it loads after the rest of the page.
+  const w = new URLSearchParams({since: d.window.start, until: d.window.end});
+  const g = await fetch(`/api/quality?${w}`).then((r) => (r.ok ? r.json() : null));
+  if (g && g.fields) qualityGovernance(g);
 };
+
+// Per-field quality against the baseline period, clock-skew and join-coverage trends, schema drift.
+function qualityGovernance(g) {
+  table("table-fields", g.fields, [
+    {key: "source"}, {key: "field"}, {key: "null_rate", label: "nulls", num: true, fmt: (v) => fmtPct(v)},
+    {key: "baseline_null_rate", label: "baseline nulls", num: true, fmt: (v) => fmtPct(v)},
+    {key: "cardinality", label: "distinct", num: true, fmt: fmtInt},
+    {key: "out_of_range_rate", label: "out of range", num: true, fmt: (v) => fmtPct(v, 2)},
+    {key: "drift", fmt: (v) => v || "", cls: (r) => (r.drift ? "worse" : "")},
+  ], "No rows in this window.");
+  const skew = g.clock_skew_trend;
+  plot("chart-skew", [
+    {x: skew.map((r) => r.bucket), y: skew.map((r) => r.median_abs_offset_ms), name: "median |offset|", type: "scatter", mode: "lines+markers", line: {color: COLORS[0]}},
+    {x: skew.map((r) => r.bucket), y: skew.map((r) => r.p95_abs_offset_ms), name: "p95 |offset|", type: "scatter", mode: "lines+markers", line: {color: COLORS[1]}},
+  ], {yaxis: {title: "ms", type: "log"}});
+  const cov = g.join_coverage_trend;
+  plot("chart-coverage-trend", [["exact_share", "exact", "#2b9e5f"], ["scored_share", "scored", "#c9a227"], ["unlinked_share", "unlinked", "#d33"]].map(([k, name, color]) => ({
+    x: cov.map((r) => r.bucket), y: cov.map((r) => r[k]), name, type: "bar", marker: {color},
+  })), {barmode: "stack", yaxis: {title: "share of client requests", tickformat: ".0%", range: [0, 1]}});
+  table("table-drift", g.schema_drift.changes, [
+    {key: "source"}, {key: "field"}, {key: "change"}, {key: "value_type", label: "type"},
+    {key: "previous_types", label: "was", fmt: (v) => (v || []).join(", ")}, {key: "first_seen", fmt: fmtTime}, {key: "rows", num: true, fmt: fmtInt},
+  ], "No new fields or type changes since the baseline.");
+}
 
 PAGES.saved = async () => {
   const response = await fetch("/api/saved-views");

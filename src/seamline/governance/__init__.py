@@ -1,0 +1,1 @@
+"""Governance: retention, erasure, schema history and drift, data quality reports."""
