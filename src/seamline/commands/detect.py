@@ -73,20 +73,20 @@ def _open(home: Path | None, store: bool) -> tuple[App, bool]:
 
 
 def _row(a: dict[str, Any]) -> dict[str, Any]:
+    """A compact table row; --json has everything (signals, cohorts, evidence)."""
     cohort = a["cohorts"][0] if a["cohorts"] else None
+    where = a["segment"] or "?"
+    if a["service"] and a["service"] != "gateway":
+        where += f" ({a['service']})"
     return {
-        "start": a["start"][:16].replace("T", " "),
-        "end": (a["end"] or "open")[11:16],
-        "detected": a["detected_at"][11:16],
+        "window": f"{a['start'][5:16].replace('T', ' ')}-{(a['end'] or 'open')[11:16]}",
+        "seen": a["detected_at"][11:16],
         "metric": a["metric"],
         "scope": ", ".join(f"{k}={v}" for k, v in a["scope"].items()) or "(all)",
-        "observed": round(a["observed"], 3),
-        "expected": round(a["expected"], 3),
-        "score": a["score"],
-        "class": a["classification"],
-        "segment": a["segment"] or "",
-        "service": a["service"] or "",
-        "top cohort": f"{cohort['dimension']}={cohort['value']} x{cohort['lift']}" if cohort else "",
+        "now / usual": f"{a['observed']:.3g} / {a['expected']:.3g}",
+        "segment": where,
+        "kind": a["classification"],
+        "cohort": f"{cohort['dimension']}={cohort['value']}" if cohort else "",
     }
 
 

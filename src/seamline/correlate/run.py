@@ -129,6 +129,8 @@ def correlate(
         scored = link_scored(con, window, run_id, match_threshold)
         result.links_scored = scored.links
         phase("scored")
+        # its own steps, for finding where the time goes
+        result.phases.update({f"scored.{k}": round(v, 3) for k, v in scored.steps.items()})
         result.transactions = build_transactions(con, window, run_id)
         phase("transactions")
         result.seconds = time.perf_counter() - started

@@ -6,6 +6,9 @@ Membership, in the order a user action flows:
 - a server record belongs to the transaction of a client record it is linked to, directly
   (exact or scored link), or through the trace id or request id that linked record carries
   (downstream spans and logs share the trace; an access-log line shares the request id).
+  A server record reached several ways keeps the most confident claim; among equals the
+  direct link, then the trace, then the request id, then the earliest transaction, so a
+  re-run stores the same membership and `via`.
 
 A navigation's flow is the flow of the action that led to it (the session's last action in
 the 30 s before), so a checkout page load counts toward checkout.
@@ -48,9 +51,15 @@ _STEPS: tuple[str, ...] = (
     ), actions AS (
         SELECT rowid AS rid, event_id, session_id, attributes['action_id'] AS action_id
         FROM events WHERE kind = 'client_action' AND ts BETWEEN $outer_start AND $outer_end
-    ), views AS (
+    ), views0 AS (
         SELECT rowid AS rid, event_id, session_id, ts FROM events
         WHERE kind = 'page_view' AND ts BETWEEN $outer_start AND $outer_end
+    ), sk AS (  -- the ASOF join sorts by session: on integers rather than text ids
+        SELECT session_id, row_number() OVER () AS sk FROM (SELECT DISTINCT session_id FROM views0)
+    ), views AS (
+        SELECT v.*, k.sk FROM views0 v JOIN sk k USING (session_id)
+    ), cs AS (
+        SELECT c.*, k.sk FROM clients c LEFT JOIN sk k USING (session_id)
     )
     SELECT c.rid, c.event_id, c.kind, c.session_id, c.ts, c.trace_id, c.duration_ms, c.http_status,
            CASE WHEN c.kind IN ('client_action', 'page_view') THEN c.rid ELSE coalesce(a.rid, v.rid) END AS tr,
@@ -59,9 +68,9 @@ _STEPS: tuple[str, ...] = (
            CASE WHEN c.kind IN ('client_action', 'page_view') THEN 'root'
                 WHEN a.event_id IS NOT NULL THEN 'action_id' ELSE 'page' END AS via,
            v.event_id AS page_view_id
-    FROM clients c
+    FROM cs c
     LEFT JOIN actions a ON a.session_id = c.session_id AND a.action_id = c.action_id AND c.kind <> 'client_action'
-    ASOF LEFT JOIN views v ON v.session_id = c.session_id AND c.ts >= v.ts
+    ASOF LEFT JOIN views v ON v.sk = c.sk AND c.ts >= v.ts
     """,
     # This run's links of client members, with what the server record they reach carries.
     f"""

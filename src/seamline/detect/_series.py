@@ -202,9 +202,9 @@ def spread(metric: Metric, expected: float, mad: float | None, volume: int, ref_
     s = max(s, metric.floor, metric.rel_floor * abs(expected))
     if metric.kind == "rate" and volume > 0:
         # Failures cluster (a visitor's retries, one bad connection), so a rare failure's noise
-        # is judged as if it were at least 1%: plain binomial noise would make three stray
+        # is judged as if it were at least 2%: plain binomial noise would make three stray
         # errors in a quiet window look like an outage.
-        p = min(max(expected, 0.01), 0.99)
+        p = min(max(expected, 0.02), 0.98)
         s = max(s, (p * (1.0 - p) / volume) ** 0.5)
     return s
 

@@ -126,7 +126,8 @@ def _leaf_first(candidates: dict[tuple[str, str, str], float], layer: str) -> tu
     if not rows:
         return None
     top = max(rows.values())
-    leaves = {s: v for s, v in rows.items() if s not in ("api", "gateway", "legacy") and v >= 0.3 * top}
+    # A leaf's failures cascade up one for one; a leaf at a fraction of the top is noise beside it.
+    leaves = {s: v for s, v in rows.items() if s not in ("api", "gateway", "legacy") and v >= 0.6 * top}
     if leaves:
         name = max(leaves, key=lambda s: leaves[s])
         return name, leaves[name]
@@ -186,7 +187,9 @@ def _cohorts(
 ) -> list[tuple[str, str, float, float]]:
     where, params = _tx_scope(scope)
     slow = "e2e_ms > ?" if slow_ms else "false"
-    dims = " UNION ALL ".join(f"SELECT hit, '{d}' AS dimension, {d} AS value FROM t" for d in COHORT_DIMENSIONS)
+    dims = " UNION ALL ".join(
+        f"SELECT hit, '{d}' AS dimension, '{d}' AS grp, {d} AS value FROM t" for d in COHORT_DIMENSIONS
+    )
     rows = store.query(
         f"""
         WITH t AS (
@@ -194,12 +197,16 @@ def _cohorts(
             WHERE start_ts >= ? AND start_ts < ? AND {where}
         ), d AS (
             {dims}
-            UNION ALL SELECT hit, 'flag', e.key || '=' || e.value
+            UNION ALL SELECT hit, 'flag', e.key, e.key || '=' || e.value
                       FROM (SELECT hit, unnest(map_entries(feature_flags)) AS e FROM t)
+        ), c AS (
+            SELECT dimension, grp, value, count(*) FILTER (WHERE hit) AS a, count(*) AS n
+            FROM d WHERE value IS NOT NULL GROUP BY ALL
         )
-        SELECT dimension, value, count(*) FILTER (WHERE hit) AS a, count(*) AS n,
-               (SELECT count(*) FILTER (WHERE hit) FROM t) AS a_all, (SELECT count(*) FROM t) AS n_all
-        FROM d WHERE value IS NOT NULL GROUP BY ALL
+        -- Shares within the rows that have the dimension (a page view has no backend release).
+        SELECT dimension, value, a, n, CAST(sum(a) OVER (PARTITION BY grp) AS BIGINT) AS a_all,
+               CAST(sum(n) OVER (PARTITION BY grp) AS BIGINT) AS n_all
+        FROM c
         """,
         [*([slow_ms] if slow_ms else []), start, end, *params],
     ).to_pylist()
