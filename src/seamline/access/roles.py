@@ -209,7 +209,10 @@ CLI_CAPS: dict[str, Cap | Callable[[Mapping[str, Any]], Cap]] = {
     "alerts list": Cap.AGGREGATES,
     "annotate list": Cap.AGGREGATES,
     "correlate": Cap.EDIT,
-    "detect": Cap.EDIT,  # stores the anomalies it finds
+    # With a FILE it only sniffs the format; --no-store reads aggregates; otherwise it stores anomalies.
+    "detect": lambda args: (
+        Cap.PUBLIC if args.get("file") else Cap.EDIT if args.get("store", True) else Cap.AGGREGATES
+    ),
     "alerts check": Cap.EDIT,
     "alerts test": Cap.EDIT,
     "annotate add": Cap.EDIT,

@@ -82,6 +82,7 @@ class Episode:
     score: float
     volume: int
     open: bool = True
+    window_min: int = 1  # trailing window of the bucket that opened it: its data reach back this far
 
     @property
     def side(self) -> str:
@@ -223,7 +224,18 @@ def _episodes(
             meaningful = meaningful and (r["bad"] or 0) >= cfg.min_bad
         strong = strong + 1 if (score >= cfg.z_open and meaningful) else 0
         if strong >= max(cfg.confirm, metric.confirm):
-            ep = Episode(metric.name, scope, run_start, minute, minute + 1, value, expected, score, int(r["volume"]))
+            ep = Episode(
+                metric.name,
+                scope,
+                run_start,
+                minute,
+                minute + 1,
+                value,
+                expected,
+                score,
+                int(r["volume"]),
+                window_min=int(r["win"]),
+            )
     if ep is not None:
         ep.open = end_min - ep.last_min <= cfg.calm_min
         out.append(ep)
@@ -311,7 +323,9 @@ def _anomaly(group: list[Episode]) -> Anomaly:
 
 def _explain(store: Store, anomaly: Anomaly, lead: Episode) -> None:
     # The lead episode's own window and scope: the group may reach further than the change it names.
-    start = _dt(lead.start_min)
+    # A bucket's value covers its trailing window: on a quiet scope the rows behind the first
+    # anomalous bucket lie up to that window before it.
+    start = _dt(lead.start_min - lead.window_min + 1)
     until = _dt(lead.last_min + 1) if not lead.open else anomaly.detected_at + timedelta(minutes=15)
     attr: Attribution = attribute(store, lead.scope, start, max(until, start + timedelta(minutes=2)))
     anomaly.segment = attr.segment

@@ -32,6 +32,7 @@ DB_SYSTEMS = frozenset(("postgresql", "mysql", "mariadb", "mssql", "oracle", "sq
 COHORT_DIMENSIONS = ("release", "backend_release", "browser", "region", "segment")
 _REFERENCE = timedelta(hours=1)
 _GUARD = timedelta(minutes=5)
+_MIN_REFERENCE = 20  # transactions a reference window needs before it is preferred
 _MIN_SUPPORT = 5  # affected transactions a cohort needs before it is named
 _MIN_LIFT = 1.3
 _REGION_LIFT = 2.0  # a latency change this concentrated in one region is the region's network
@@ -224,11 +225,19 @@ def _cohorts(
 def attribute(store: Store, scope: Mapping[str, str], start: datetime, end: datetime) -> Attribution:
     """The segment of the path that changed in [start, end) against the hour before, and the cohorts it hits."""
     check_window(start, end)
-    windows = [(start - _REFERENCE - _GUARD, start - _GUARD), (start, end)]
-    split = _split(store, scope, windows)
+    # The hour before is the reference; data that starts with the incident has none, so the
+    # hour after the window stands in (the incident is over by then, or the data ends).
+    references = [(start - _REFERENCE - _GUARD, start - _GUARD), (end + _GUARD, end + _GUARD + _REFERENCE)]
+    windows: list[tuple[datetime, datetime]] = []
+    split: list[dict[str, Any]] = []
+    for ref in references:
+        windows = [ref, (start, end)]
+        split = _split(store, scope, windows)
+        if split[0]["n"] >= _MIN_REFERENCE and split[1]["n"]:
+            break
     before, during = split
     if not during["n"] or not before["n"]:
-        return Attribution(None, None, reason="no transactions in the window or the hour before")
+        return Attribution(None, None, reason="no transactions in the window, or none before or after it")
     layers = _layers(store, scope, windows)
     n = (float(before["n"]), float(during["n"]))
     fail = _deltas(layers, n, 0)
