@@ -19,7 +19,7 @@ import duckdb
 from seamline.app import App
 from seamline.correlate import correlate
 from seamline.settings import Settings
-from seamline.simulate import simulate
+from seamline.simulate import raw_inputs, simulate
 
 # Per table: columns whose id gets a per-copy suffix, and timestamps that shift by whole days.
 IDS: dict[str, tuple[str, ...]] = {
@@ -71,11 +71,8 @@ def build(home: Path, sim: Path, events: int, seed: int = 7) -> dict[str, int]:
     if not (sim / "truth" / "summary.json").exists():
         simulate(sim, seed=seed, duration_s=86400)
     app = App(settings)
-    for folder in ("client", "gateway", "services", "otlp"):
-        for path in sorted((sim / folder).iterdir()):
-            if path.name != "log_format.txt":
-                app.ingestor.ingest_file(path)
-    app.ingestor.ingest_file(sim / "legacy" / "access.log", options={"service": "legacy"})
+    for path, options in raw_inputs(sim):
+        app.ingestor.ingest_file(path, options=options)
     app.writer.flush()
     correlate(app.store, full=True)
     print(f"one day simulated, ingested, correlated in {time.perf_counter() - t:.0f} s", file=sys.stderr)

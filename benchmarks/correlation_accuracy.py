@@ -38,7 +38,7 @@ from seamline.correlate._window import Window
 from seamline.correlate.evaluate import evaluate_connection, evaluate_links
 from seamline.correlate.scored import EVIDENCE, link_scored
 from seamline.settings import Settings
-from seamline.simulate import DEFAULT_START, SimConfig
+from seamline.simulate import DEFAULT_START, SimConfig, raw_inputs
 from seamline.simulate.runner import run
 
 EVENTS = int(os.environ.get("SEAMLINE_BENCH_EVENTS", "1000000"))
@@ -72,11 +72,8 @@ def _prepare(root: Path) -> tuple[Path, Path, dict[str, Any]]:
         shutil.rmtree(base, ignore_errors=True)
         app = App(Settings({"home": base}))
         t = time.perf_counter()
-        for folder in ("client", "gateway", "services", "otlp"):
-            for path in sorted((sim / folder).iterdir()):
-                if path.name != "log_format.txt":
-                    app.ingestor.ingest_file(path)
-        app.ingestor.ingest_file(sim / "legacy" / "access.log", options={"service": "legacy"})
+        for path, options in raw_inputs(sim):
+            app.ingestor.ingest_file(path, options=options)
         app.writer.flush()
         app.close()
         print(f"ingested in {time.perf_counter() - t:.0f} s", file=sys.stderr)

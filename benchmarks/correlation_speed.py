@@ -28,7 +28,7 @@ from pathlib import Path
 from seamline.app import App
 from seamline.correlate import correlate
 from seamline.settings import Settings
-from seamline.simulate import simulate
+from seamline.simulate import raw_inputs, simulate
 
 EVENTS = int(os.environ.get("SEAMLINE_BENCH_EVENTS", "4000000"))
 
@@ -44,11 +44,8 @@ def _ingested(root: Path) -> Path:
     print(f"simulated {EVENTS:,} records in {time.perf_counter() - t:.0f} s", file=sys.stderr)
     app = App(Settings({"home": base}))
     t = time.perf_counter()
-    for folder in ("client", "gateway", "services", "otlp"):
-        for path in sorted((root / "sim" / folder).iterdir()):
-            if path.name != "log_format.txt":
-                app.ingestor.ingest_file(path)
-    app.ingestor.ingest_file(root / "sim" / "legacy" / "access.log", options={"service": "legacy"})
+    for path, options in raw_inputs(root / "sim"):
+        app.ingestor.ingest_file(path, options=options)
     app.writer.flush()
     app.close()
     shutil.rmtree(root / "sim", ignore_errors=True)

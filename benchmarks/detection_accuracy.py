@@ -30,7 +30,7 @@ from seamline.correlate import correlate
 from seamline.detect import DetectConfig, find_anomalies
 from seamline.detect.evaluate import TARGETS, evaluate, load_incidents, meets
 from seamline.settings import Settings
-from seamline.simulate import DEFAULT_START, simulate
+from seamline.simulate import DEFAULT_START, raw_inputs, simulate
 from seamline.views.facts import refresh_facts
 
 DAYS = int(os.environ.get("SEAMLINE_BENCH_DAYS", "7"))
@@ -39,11 +39,8 @@ SEED = int(os.environ.get("SEAMLINE_BENCH_SEED", "11"))
 
 
 def _ingest(app: App, sim: Path) -> None:
-    for folder in ("client", "gateway", "services", "otlp"):
-        for path in sorted((sim / folder).iterdir()):
-            if path.name != "log_format.txt":
-                app.ingestor.ingest_file(path)
-    app.ingestor.ingest_file(sim / "legacy" / "access.log", options={"service": "legacy"})
+    for path, options in raw_inputs(sim):
+        app.ingestor.ingest_file(path, options=options)
 
 
 def _prepare(work: Path, timings: dict[str, float]) -> None:

@@ -32,7 +32,7 @@ from seamline.correlate.exact import link_exact
 from seamline.correlate.run import _clear, _window
 from seamline.correlate.skew import estimate_skew
 from seamline.settings import Settings
-from seamline.simulate import simulate
+from seamline.simulate import raw_inputs, simulate
 
 EVENTS = int(os.environ.get("SEAMLINE_BENCH_EVENTS", "4000000"))
 CASES = {
@@ -53,11 +53,8 @@ def _prepare(root: Path) -> tuple[Path, Path]:
         shutil.rmtree(base, ignore_errors=True)
         app = App(Settings({"home": base}))
         t = time.perf_counter()
-        for folder in ("client", "gateway", "services", "otlp"):
-            for path in sorted((sim / folder).iterdir()):
-                if path.name != "log_format.txt":
-                    app.ingestor.ingest_file(path)
-        app.ingestor.ingest_file(sim / "legacy" / "access.log", options={"service": "legacy"})
+        for path, options in raw_inputs(sim):
+            app.ingestor.ingest_file(path, options=options)
         app.writer.flush()
         app.close()
         print(f"ingested in {time.perf_counter() - t:.0f} s", file=sys.stderr)

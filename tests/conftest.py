@@ -10,6 +10,7 @@ import pytest
 
 from seamline.app import App
 from seamline.settings import Settings
+from seamline.simulate import raw_inputs
 from seamline.sources import REGISTRY
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -50,8 +51,5 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def ingest_simulated(app: App, sim: Path) -> None:
     """Ingest every raw file the simulator wrote, as `make demo` does."""
-    for folder in ("client", "gateway", "services", "otlp"):
-        for path in sorted((sim / folder).iterdir()):
-            if path.name != "log_format.txt":
-                app.ingestor.ingest_file(path)
-    app.ingestor.ingest_file(sim / "legacy" / "access.log", options={"service": "legacy"})
+    for path, options in raw_inputs(sim):
+        app.ingestor.ingest_file(path, options=options)

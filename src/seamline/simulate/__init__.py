@@ -5,7 +5,7 @@ for a web shop, plus `truth/` files saying which records belong together, how wr
 device clock was, and when each incident happened. See docs/simulator.md.
 """
 
-from seamline.simulate.runner import DEFAULT_START, GATEWAY_LOG_FORMAT, SimulationSummary, simulate
+from seamline.simulate.runner import DEFAULT_START, GATEWAY_LOG_FORMAT, SimulationSummary, raw_inputs, simulate
 from seamline.simulate.world import SimConfig
 
-__all__ = ["DEFAULT_START", "GATEWAY_LOG_FORMAT", "SimConfig", "SimulationSummary", "simulate"]
+__all__ = ["DEFAULT_START", "GATEWAY_LOG_FORMAT", "SimConfig", "SimulationSummary", "raw_inputs", "simulate"]

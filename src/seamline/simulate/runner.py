@@ -176,3 +176,19 @@ def run(cfg: SimConfig, out: Path, progress: Callable[[int], None] | None = None
     (truth / "flags.json").write_bytes(orjson.dumps([f.as_dict() for f in schedule.flags], option=_JSON_OPTS))
     (truth / "summary.json").write_bytes(orjson.dumps(summary.as_dict(), option=_JSON_OPTS))
     return summary
+
+
+def raw_inputs(out: Path) -> list[tuple[Path, dict[str, str]]]:
+    """Every raw file a simulation wrote, with the ingest options it needs, in `make demo`'s order.
+
+    The legacy service's access log says nothing about its service, so it is named here; the
+    `log_format.txt` files describe their neighbours and are not inputs themselves.
+    """
+    files: list[tuple[Path, dict[str, str]]] = [
+        (path, {})
+        for folder in ("client", "gateway", "services", "otlp")
+        for path in sorted((out / folder).iterdir())
+        if path.name != "log_format.txt"
+    ]
+    return [*files, (out / "legacy" / "access.log", {"service": "legacy"})]
+
