@@ -99,10 +99,10 @@ def test_rollback_of_5_6_7_is_refused_on_populated_data_unless_forced(tmp_path: 
         assert table in str(refused.value)
     assert store.schema_status().current == HEAD, "a refused rollback changes nothing"
     assert store.values_at_risk(6) == {"field_observations": 1}
-    assert store.downgrade(4, force=True) == [7, 6, 5]
+    assert store.downgrade(4, force=True) == list(range(HEAD, 4, -1))
     assert "alerts" not in store.tables() and "applied_by" not in dict(store.table_columns("schema_migrations"))
     assert store.scalar("SELECT count(*) FROM events") == 20
-    assert store.upgrade() == [5, 6, 7]
+    assert store.upgrade() == list(range(5, HEAD + 1))
     assert store.scalar("SELECT count(*) FROM alerts") == 0 and store.scalar("SELECT count(*) FROM events") == 20
     assert store.scalar("SELECT applied_by FROM schema_migrations WHERE version = 7").startswith("local:")
     store.close()

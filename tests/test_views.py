@@ -220,6 +220,38 @@ def test_waterfall_from_facts_matches_the_joined_members(app: App, monkeypatch: 
         assert waterfall_module.transaction_waterfall(app.store, t) == fast[t]
 
 
+def test_waterfall_rows_hold_every_member_once_and_each_transaction_together(app: App) -> None:
+    """The refresh writes one waterfall row per member, and a transaction's rows are consecutive in the table."""
+    store = app.store
+    assert store.scalar("SELECT count(*) FROM waterfall_rows") == store.scalar("SELECT count(*) FROM event_transactions")
+    assert store.scalar("SELECT count(DISTINCT transaction_id) FROM waterfall_rows") == store.scalar(
+        "SELECT count(*) FROM transactions"
+    )
+    # Consecutive rows: per transaction, the span of row ids equals its row count.
+    scattered = store.scalar(
+        "SELECT count(*) FROM (SELECT transaction_id FROM waterfall_rows GROUP BY 1 "
+        "HAVING max(rowid) - min(rowid) + 1 <> count(*))"
+    )
+    assert scattered == 0
+
+
+def test_upgrade_to_waterfall_rows_empties_the_facts_and_a_refresh_rebuilds_them(tmp_path: Path) -> None:
+    """Migration 8 drops the packed members and the facts; the next refresh writes facts and waterfall rows again."""
+    store = DuckDBStore(tmp_path / "s.duckdb")
+    store.upgrade(to=7)
+    store.execute(
+        "INSERT INTO transaction_facts (transaction_id, kind, start_ts, members, correlation_run_id) "
+        "VALUES ('t1', 'action', '2026-11-02T10:00:00Z', 'e1', 'r1')"
+    )
+    assert store.upgrade() == [8]
+    assert store.scalar("SELECT count(*) FROM transaction_facts") == 0
+    assert "members" not in dict(store.table_columns("transaction_facts"))
+    assert "waterfall_rows" in store.tables()
+    assert store.downgrade(7) == [8]
+    assert "members" in dict(store.table_columns("transaction_facts")) and "waterfall_rows" not in store.tables()
+    store.close()
+
+
 def test_session_timeline_holds_both_sides_in_order(app: App, ids: dict[str, str]) -> None:
     """A session's timeline has its client events and its server records, in time order, with transactions."""
     data = run_view(app.store, "session", {"session_id": ids["session_id"]})

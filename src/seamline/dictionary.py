@@ -488,9 +488,6 @@ TRANSACTION_FACTS: tuple[Column, ...] = (
     Column("js_errors", pa.int32(), "Uncaught JS errors and unhandled rejections in the transaction.", minimum=0),
     Column("server_errors", pa.int32(), "Server records (access lines, request logs, server spans) with status >= 500 or an error status.", minimum=0),
     Column("timeouts", pa.int32(), "Records that timed out: status 408/504 or a timeout error at any layer.", minimum=0),
-    Column("members", pa.string(), "The transaction's members, separated by U+001E, each with fields separated by U+001F: event id, how it joined, confidence, its best link's method, that link's confidence, the linked server entry's duration, db.system; lets a waterfall skip event_transactions, links and the attributes map."),
-    Column("members_from", TIMESTAMP, "Earliest member's time (bounds the scan of events for a waterfall).", unit="µs UTC"),
-    Column("members_to", TIMESTAMP, "Latest member's time.", unit="µs UTC"),
     Column("correlation_run_id", pa.string(), "Correlation run of the transaction these facts were built from.", required=True),
 )
 
@@ -510,6 +507,23 @@ REQUEST_FACTS: tuple[Column, ...] = (
     Column("unlinked_reason", pa.string(), "For an unlinked client request or document: why correlation gave up (see unlinked_requests)."),
     *_fact_dimensions(),
     Column("correlation_run_id", pa.string(), "Correlation run of the transaction these facts were built from.", required=True),
+)
+
+# One row per member of each transaction, written with the facts, ordered by the transaction's start.
+WATERFALL_FIELDS = (
+    "kind", "ts", "duration_ms", "service", "span_kind", "span_status", "name", "http_method", "route", "url",
+    "http_status", "level", "message", "error_type", "error_message", "source", "origin", "position",
+    "position_index", "client_ts", "clock_offset_ms", "trace_id", "span_id", "request_id", "db_system", "via",
+    "confidence", "link_method", "link_confidence", "server_ms",
+)
+
+WATERFALL_ROWS: tuple[Column, ...] = (
+    Column("transaction_id", pa.string(), "The transaction the row belongs to.", required=True),
+    Column("start_ts", TIMESTAMP, "The transaction's start (the sort key: one transaction's rows lie together).", unit="µs UTC", required=True),
+    Column("session_id", pa.string(), "The transaction's browser session (the session timeline reads its members here).", privacy=Privacy.PSEUDONYMOUS),
+    Column("event_id", pa.string(), "The member record.", required=True),
+    Column("fields", pa.string(), "JSON object of what the member's waterfall row shows: " + ", ".join(WATERFALL_FIELDS) + ". Event fields as in events (ts and client_ts as epoch microseconds); db_system is its `db.system` attribute; via and confidence as in event_transactions; link_method, link_confidence and server_ms describe a client request's best link and its server record's duration.", privacy=Privacy.PERSONAL, required=True),
+    Column("correlation_run_id", pa.string(), "Correlation run of the transaction.", required=True),
 )
 
 SAVED_VIEWS: tuple[Column, ...] = (
@@ -645,6 +659,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
     "correlation_runs": CORRELATION_RUNS,
     "transaction_facts": TRANSACTION_FACTS,
     "request_facts": REQUEST_FACTS,
+    "waterfall_rows": WATERFALL_ROWS,
     "saved_views": SAVED_VIEWS,
     "anomalies": ANOMALIES,
     "alerts": ALERTS,

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from seamline.dictionary import EVENTS, QUARANTINE, TABLES, Column
 
-SCHEMA_VERSION = 7  # bumped together with a new migration in seamline/store/migrations
+SCHEMA_VERSION = 8  # bumped together with a new migration in seamline/store/migrations
 
 
 def arrow_schema(columns: Sequence[Column]) -> pa.Schema:

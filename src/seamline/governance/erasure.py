@@ -164,6 +164,7 @@ def _targeted_deletes(con: duckdb.DuckDBPyConnection, deleted: dict[str, int], t
             "request_facts",
             f"transaction_id IN ({t}) OR event_id IN ({e}) OR session_id IN ({s}) OR user_key IN ({who})",
         ),
+        ("waterfall_rows", f"transaction_id IN ({t}) OR event_id IN ({e}) OR session_id IN ({s})"),
     ]
     for table, where in plan:
         if table in tables:

@@ -53,7 +53,7 @@ TABLE_TTLS: dict[str, tuple[str, ...]] = {
         "unlinked_requests",
         "correlation_runs",
     ),
-    "retention_facts_days": ("transaction_facts", "request_facts"),
+    "retention_facts_days": ("transaction_facts", "request_facts", "waterfall_rows"),
     "retention_detection_days": ("anomalies", "alerts", "alert_notifications"),
     "retention_audit_days": ("audit_log",),
 }
@@ -212,6 +212,13 @@ def _delete_all(run: _Run, cut: dict[str, datetime | None]) -> None:
         run.delete(
             "request_facts",
             f"transaction_id IN ({tx_gone}) OR event_id IN ({gone}) OR ts < coalesce(?::TIMESTAMPTZ, '-infinity')",
+            [facts],
+        )
+    if run.has("waterfall_rows", "transaction_id", "event_id", "start_ts"):
+        run.delete(
+            "waterfall_rows",
+            f"transaction_id IN ({tx_gone}) OR event_id IN ({gone}) "
+            "OR start_ts < coalesce(?::TIMESTAMPTZ, '-infinity')",
             [facts],
         )
 

@@ -36,6 +36,11 @@ transaction's dimensions except its
 feature flags (a map column per request costs more to write than the rest of the row; a flag
 filter reaches requests through transaction_facts).
 
+`waterfall_rows` — every member of those transactions with what its waterfall row shows (the
+event's fields, how it joined, its best link and that link's server time, its `db.system`) in
+one JSON column, written in the order of the transaction's start so that a waterfall or a
+session timeline reads a few consecutive rows of three columns instead of searching `events`.
+
 Refreshing is incremental: facts whose transaction was rebuilt (a new correlation run) or
 removed are deleted, and the missing ones are built, in one pass over the members of those
 transactions only.
@@ -79,6 +84,11 @@ _STEPS: tuple[str, ...] = (
         SELECT 1 FROM transactions t WHERE t.transaction_id = f.transaction_id
                                        AND t.correlation_run_id = f.correlation_run_id)
     """,
+    """
+    DELETE FROM waterfall_rows f WHERE NOT EXISTS (
+        SELECT 1 FROM transactions t WHERE t.transaction_id = f.transaction_id
+                                       AND t.correlation_run_id = f.correlation_run_id)
+    """,
     # Their members. Members lie between an hour before
     # the earliest start and the latest end; the bound lets DuckDB skip row groups of events.
     """
@@ -87,6 +97,7 @@ _STEPS: tuple[str, ...] = (
            e.event_id, e.kind, e.ts, e.duration_ms, e.service, e.source, e.span_kind,
            e.span_status, e.http_method, e.http_status, e.route, e.name, e.trace_id, e.span_id, e.parent_span_id,
            e.request_id, e.error_type, e.error_message, e.segment, e.release, e.value, e.page,
+           e.url, e.level, e.message, e.origin, e.position, e.position_index, e.client_ts, e.clock_offset_ms,
            e.attributes['db.system'] AS db_system, TRY_CAST(e.attributes['nav.ttfb'] AS DOUBLE) AS ttfb,
            coalesce(e.attributes['server.address'], e.attributes['net.peer.name']) AS peer
     FROM event_transactions et
@@ -120,16 +131,6 @@ _STEPS: tuple[str, ...] = (
     LEFT JOIN _fx_req_trace rt ON rt.transaction_id = s.transaction_id AND rt.request_id = s.request_id
     WHERE c.kind IN ('client_request', 'page_view')
     GROUP BY c.transaction_id, c.event_id
-    """,
-    # What a waterfall needs besides the events themselves, so it reads no other big table.
-    """
-    CREATE OR REPLACE TEMP TABLE _fx_members AS
-    SELECT m.transaction_id, min(m.ts) AS members_from, max(m.ts) AS members_to,
-           string_agg(concat_ws(chr(31), m.event_id, m.via, m.member_confidence, coalesce(k.link_method, ''),
-                                coalesce(k.link_confidence::VARCHAR, ''), coalesce(k.server_ms::VARCHAR, ''),
-                                coalesce(m.db_system, '')), chr(30)) AS members
-    FROM _fx_m m LEFT JOIN _fx_link k ON k.transaction_id = m.transaction_id AND k.event_id = m.event_id
-    GROUP BY m.transaction_id
     """,
     """
     CREATE OR REPLACE TEMP TABLE _fx_brel AS
@@ -211,13 +212,33 @@ _STEPS: tuple[str, ...] = (
                                             THEN 1 ELSE 0 END,
            coalesce(n.status_5xx, 0) + CASE WHEN t.kind = 'navigation' AND p.server_status >= 500 THEN 1 ELSE 0 END,
            coalesce(n.js_errors, 0), coalesce(n.server_errors, 0), coalesce(n.timeouts, 0),
-           mb.members, mb.members_from, mb.members_to, t.correlation_run_id
+           t.correlation_run_id
     FROM _fx_tx t
     JOIN p ON p.transaction_id = t.transaction_id
     LEFT JOIN counts n ON n.transaction_id = t.transaction_id
-    LEFT JOIN _fx_members mb ON mb.transaction_id = t.transaction_id
     LEFT JOIN _fx_m r ON r.transaction_id = t.transaction_id AND r.event_id = t.root_event_id
     LEFT JOIN _fx_brel b ON b.transaction_id = t.transaction_id
+    """,
+    # Waterfall rows: each member with what its waterfall row shows, ordered by the transaction's
+    # start so that one transaction's rows lie together (a lookup reads one row group, not events).
+    """
+    INSERT INTO waterfall_rows
+    SELECT m.transaction_id, t.start_ts, t.session_id, m.event_id,
+           to_json(struct_pack(
+               kind := m.kind, ts := epoch_us(m.ts), duration_ms := m.duration_ms, service := m.service,
+               span_kind := m.span_kind, span_status := m.span_status, name := m.name, http_method := m.http_method,
+               route := m.route, url := m.url, http_status := m.http_status, level := m.level, message := m.message,
+               error_type := m.error_type, error_message := m.error_message, source := m.source, origin := m.origin,
+               position := m.position, position_index := m.position_index, client_ts := epoch_us(m.client_ts),
+               clock_offset_ms := m.clock_offset_ms, trace_id := m.trace_id, span_id := m.span_id,
+               request_id := m.request_id, db_system := m.db_system, via := m.via, confidence := m.member_confidence,
+               link_method := k.link_method, link_confidence := k.link_confidence, server_ms := k.server_ms
+           ))::VARCHAR,
+           t.correlation_run_id
+    FROM _fx_m m
+    JOIN _fx_tx t ON t.transaction_id = m.transaction_id
+    LEFT JOIN _fx_link k ON k.transaction_id = m.transaction_id AND k.event_id = m.event_id
+    ORDER BY t.start_ts, m.transaction_id, m.ts
     """,
     # Request facts: client requests, gateway lines, service entries, dependency calls.
     f"""
@@ -272,26 +293,7 @@ _STEPS: tuple[str, ...] = (
     """,
 )
 
-_TEMPS = ("_fx_tx", "_fx_m", "_fx_req_trace", "_fx_link", "_fx_members", "_fx_brel", "_fx_dep")
-
-
-MEMBER_FIELDS = ("event_id", "via", "confidence", "link_method", "link_confidence", "server_ms", "db_system")
-
-
-def parse_members(text: str | None) -> list[dict[str, Any]]:
-    """transaction_facts.members as dicts (fields split by \\x1f, members by \\x1e; empty = none)."""
-    if not text:
-        return []
-    out = []
-    for entry in text.split("\x1e"):
-        fields = entry.split("\x1f")
-        if len(fields) != len(MEMBER_FIELDS):
-            raise ValueError("transaction_facts.members is not in the current format; run `seamline views refresh`")
-        m: dict[str, Any] = dict(zip(MEMBER_FIELDS, (f or None for f in fields), strict=True))
-        for key in ("confidence", "link_confidence", "server_ms"):
-            m[key] = None if m[key] is None else float(m[key])
-        out.append(m)
-    return out
+_TEMPS = ("_fx_tx", "_fx_m", "_fx_req_trace", "_fx_link", "_fx_brel", "_fx_dep")
 
 
 def refresh_facts_in(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
@@ -299,12 +301,12 @@ def refresh_facts_in(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     started = time.perf_counter()
     con.execute(_STEPS[0])
     todo, lo, hi = con.execute("SELECT count(*), min(start_ts), max(end_ts) FROM _fx_tx").fetchone()
-    for step in _STEPS[1:3]:
+    for step in _STEPS[1:4]:
         con.execute(step)
     if todo:
         lo_bound = con.execute("SELECT ?::TIMESTAMPTZ - INTERVAL 1 HOUR", [lo]).fetchone()[0]
         hi_bound = con.execute("SELECT ?::TIMESTAMPTZ + INTERVAL 1 HOUR", [hi or lo]).fetchone()[0]
-        for step in _STEPS[3:]:
+        for step in _STEPS[4:]:
             params = {k: v for k, v in {"lo": lo_bound, "hi": hi_bound}.items() if f"${k}" in step}
             con.execute(step, params)
     for temp in _TEMPS:

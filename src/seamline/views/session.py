@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import orjson
+
 from seamline.store.base import Store
 from seamline.views._common import FAILED, ms, rows
-from seamline.views.facts import parse_members
 from seamline.views.waterfall import _lane, _source, _what
 
 _SLACK = timedelta(hours=1)
@@ -31,7 +32,7 @@ def session_timeline(store: Store, session_id: str, include_vitals: bool = True)
         store,
         f"""
         SELECT transaction_id, kind, flow, name, page, start_ts, e2e_ms, {FAILED} AS failed, user_key, release,
-               backend_release, browser, region, segment, environment, members
+               backend_release, browser, region, segment, environment
         FROM transaction_facts WHERE session_id = ? ORDER BY start_ts
         """,
         [session_id],
@@ -69,18 +70,20 @@ def session_timeline(store: Store, session_id: str, include_vitals: bool = True)
             """,
             [session_id, *bounds, *bounds, *bounds, _MAX_ROWS],
         )
-    # Which transaction each record belongs to, and its database system, from the facts' member lists:
-    # no scan of event_transactions, and no read of the (costly) attributes map.
+    # Which transaction each record belongs to, and its database system, from the waterfall rows
+    # the facts refresh wrote: no scan of event_transactions, and no read of the (costly) attributes map.
     member_of: dict[str, str] = {}
     db_system: dict[str, str | None] = {}
-    for t in txs:
-        try:
-            members = parse_members(t.pop("members"))
-        except ValueError:  # facts of an older build: the rows still show, without their transaction
-            continue
+    if txs:
+        members = rows(
+            store,
+            "SELECT event_id, transaction_id, fields FROM waterfall_rows "
+            "WHERE start_ts BETWEEN ? AND ? AND session_id = ?",
+            [txs[0]["start_ts"], txs[-1]["start_ts"], session_id],
+        )
         for m in members:
-            member_of[m["event_id"]] = t["transaction_id"]
-            db_system[m["event_id"]] = m["db_system"]
+            member_of[m["event_id"]] = m["transaction_id"]
+            db_system[m["event_id"]] = orjson.loads(m["fields"])["db_system"]
     timeline = []
     for side, records in (("client", client), ("server", server)):
         for r in records:

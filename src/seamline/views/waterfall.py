@@ -5,21 +5,23 @@ lane (client, gateway, a named service, database, external call, logs), what it 
 where it came from (file and line, or endpoint and request). A client request's row also
 says how much of its time the network took: its duration minus its server entry's.
 
-A transaction id is looked up through `transaction_facts` when its facts are current: they
-hold the member ids, how each joined and its best link, and the members' time span, so only
-a few row groups of `events` are read (milliseconds on a store of millions of events).
-Otherwise (other kinds of id, facts not refreshed yet) the members are joined from
-`event_transactions`, `links` and `events`.
+A transaction id is looked up through `transaction_facts` when its facts are current: the
+refresh wrote its rows to `waterfall_rows`, ordered by the transaction's start, so the lookup
+reads one row group (milliseconds on a store of millions of events). Otherwise (other kinds of
+id, facts not refreshed yet) the members are joined from `event_transactions`, `links` and
+`events`.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import PurePath
 from typing import Any
 
+import orjson
+
 from seamline.store.base import Store
-from seamline.views.facts import parse_members
 
 _RESOLVE = (
     ("transaction", "SELECT transaction_id FROM transactions WHERE transaction_id = ?"),
@@ -53,62 +55,45 @@ ORDER BY e.ts, e.kind, e.origin, e.position, e.position_index
 """
 
 
-_EVENT_COLUMNS = """
-e.event_id, e.kind, e.ts, e.duration_ms, e.service, e.span_kind, e.span_status, e.name, e.http_method,
-e.route, e.url, e.http_status, e.level, e.message, e.error_type, e.error_message, e.source, e.origin,
-e.position, e.position_index, e.client_ts, e.clock_offset_ms, e.trace_id, e.span_id, e.request_id
-"""
-
-
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="seamline-waterfall")
-_MAX_IN_LIST = 1000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _member(event_id: str, fields: str) -> dict[str, Any]:
+    """One `waterfall_rows.fields` JSON as the member dict the slow path builds (times as datetimes)."""
+    row: dict[str, Any] = orjson.loads(fields)
+    row["event_id"] = event_id
+    for key in ("ts", "client_ts"):
+        if row[key] is not None:
+            row[key] = _EPOCH + timedelta(microseconds=row[key])
+    return row
 
 
 def _from_facts(store: Store, tx_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
-    """The transaction and its members through its facts, or None when they are missing or stale."""
+    """The transaction and its rows through its facts, or None when they are missing or stale."""
     facts = store.query(
-        "SELECT start_ts, members, members_from, members_to, correlation_run_id FROM transaction_facts "
-        "WHERE transaction_id = ?",
-        [tx_id],
+        "SELECT start_ts, correlation_run_id FROM transaction_facts WHERE transaction_id = ?", [tx_id]
     ).to_pylist()
-    if not facts or facts[0]["members"] is None:
+    if not facts:
         return None
-    f = facts[0]
-    try:
-        members = {m["event_id"]: m for m in parse_members(f["members"])}
-    except ValueError:  # facts written by an older build: take the long way
-        return None
-    # The transaction row and its members are independent reads: run them side by side.
+    start, run = facts[0]["start_ts"], facts[0]["correlation_run_id"]
+    # The transaction row and its waterfall rows are independent reads: run them side by side.
+    # Both filter on the start time first, so each reads one row group.
     tx_job = _POOL.submit(
         lambda: store.query(
-            "SELECT * FROM transactions WHERE transaction_id = ? AND start_ts = ? AND correlation_run_id = ?",
-            [tx_id, f["start_ts"], f["correlation_run_id"]],
+            "SELECT * FROM transactions WHERE start_ts = ? AND transaction_id = ? AND correlation_run_id = ?",
+            [start, tx_id, run],
         ).to_pylist()
     )
-    ids = list(members)
-    # A literal IN list (of bound parameters) is filtered inside the scan, so only the few vectors
-    # holding members are decoded; a semi-join would decode every row of the time span first.
-    id_filter = f"IN ({', '.join('?' * len(ids))})" if len(ids) <= _MAX_IN_LIST else "IN (SELECT unnest(?::VARCHAR[]))"
-    rows = store.query(
-        f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.ts BETWEEN ? AND ? AND e.event_id {id_filter}",
-        [f["members_from"], f["members_to"], *(ids if len(ids) <= _MAX_IN_LIST else [ids])],
+    stored = store.query(
+        "SELECT event_id, fields FROM waterfall_rows WHERE start_ts = ? AND transaction_id = ? "
+        "AND correlation_run_id = ?",
+        [start, tx_id, run],
     ).to_pylist()
+    rows = [_member(r["event_id"], r["fields"]) for r in stored]
     tx = tx_job.result()
-    if not tx:
+    if not tx or not rows:
         return None
-    if len(rows) != len(members):
-        return None
-    for row in rows:
-        # The member list also carries db.system, so the attributes map (costly to read) is not scanned.
-        m = members[row["event_id"]]
-        row.update(
-            db_system=m["db_system"],
-            via=m["via"],
-            confidence=m["confidence"],
-            link_method=m["link_method"],
-            link_confidence=m["link_confidence"],
-            server_ms=m["server_ms"],
-        )
     rows.sort(key=lambda r: (r["ts"], r["kind"], r["origin"], r["position"] or 0, r["position_index"] or 0))
     return tx[0], rows
 

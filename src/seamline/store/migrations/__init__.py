@@ -17,6 +17,7 @@ from seamline.store.migrations import (
     m0005_detection,
     m0006_governance,
     m0007_schema_governance,
+    m0008_waterfall_rows,
 )
 
 
@@ -42,6 +43,7 @@ MIGRATIONS: tuple[Migration, ...] = tuple(
         m0005_detection,
         m0006_governance,
         m0007_schema_governance,
+        m0008_waterfall_rows,
     )
 )
 HEAD = MIGRATIONS[-1].version
