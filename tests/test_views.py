@@ -235,6 +235,17 @@ def test_waterfall_rows_hold_every_member_once_and_each_transaction_together(app
     assert scattered == 0
 
 
+def test_a_transaction_whose_facts_alone_expired_is_rebuilt_without_duplicates(app: App) -> None:
+    """Facts deleted on their own (facts and requests age by different clocks) come back once, requests too."""
+    store = app.store
+    tables = ("transaction_facts", "request_facts", "waterfall_rows")
+    before = {t: store.scalar(f"SELECT count(*) FROM {t}") for t in tables}
+    tx = store.scalar("SELECT transaction_id FROM request_facts ORDER BY transaction_id LIMIT 1")
+    store.execute("DELETE FROM transaction_facts WHERE transaction_id = ?", [tx])
+    assert refresh_facts(store)["transactions"] == 1
+    assert {t: store.scalar(f"SELECT count(*) FROM {t}") for t in tables} == before
+
+
 def test_upgrade_to_waterfall_rows_empties_the_facts_and_a_refresh_rebuilds_them(tmp_path: Path) -> None:
     """Migration 8 drops the packed members and the facts; the next refresh writes facts and waterfall rows again."""
     store = DuckDBStore(tmp_path / "s.duckdb")

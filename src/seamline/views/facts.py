@@ -67,7 +67,9 @@ _DIMS = (
 )
 
 _STEPS: tuple[str, ...] = (
-    # Transactions without facts of their current run.
+    # Transactions without facts of their current run. Their request facts and waterfall rows
+    # go too, even when of the current run: a transaction whose facts alone expired (facts and
+    # requests age by different clocks) would otherwise get its requests twice.
     """
     CREATE OR REPLACE TEMP TABLE _fx_tx AS
     SELECT t.* FROM transactions t
@@ -80,12 +82,12 @@ _STEPS: tuple[str, ...] = (
                                        AND t.correlation_run_id = f.correlation_run_id)
     """,
     """
-    DELETE FROM request_facts f WHERE NOT EXISTS (
+    DELETE FROM request_facts f WHERE f.transaction_id IN (SELECT transaction_id FROM _fx_tx) OR NOT EXISTS (
         SELECT 1 FROM transactions t WHERE t.transaction_id = f.transaction_id
                                        AND t.correlation_run_id = f.correlation_run_id)
     """,
     """
-    DELETE FROM waterfall_rows f WHERE NOT EXISTS (
+    DELETE FROM waterfall_rows f WHERE f.transaction_id IN (SELECT transaction_id FROM _fx_tx) OR NOT EXISTS (
         SELECT 1 FROM transactions t WHERE t.transaction_id = f.transaction_id
                                        AND t.correlation_run_id = f.correlation_run_id)
     """,
@@ -238,7 +240,7 @@ _STEPS: tuple[str, ...] = (
     FROM _fx_m m
     JOIN _fx_tx t ON t.transaction_id = m.transaction_id
     LEFT JOIN _fx_link k ON k.transaction_id = m.transaction_id AND k.event_id = m.event_id
-    ORDER BY t.start_ts, m.transaction_id, m.ts
+    ORDER BY t.start_ts, m.transaction_id
     """,
     # Request facts: client requests, gateway lines, service entries, dependency calls.
     f"""
