@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import orjson
 import pyarrow as pa
 import pytest
 
@@ -244,6 +245,18 @@ def test_a_transaction_whose_facts_alone_expired_is_rebuilt_without_duplicates(a
     store.execute("DELETE FROM transaction_facts WHERE transaction_id = ?", [tx])
     assert refresh_facts(store)["transactions"] == 1
     assert {t: store.scalar(f"SELECT count(*) FROM {t}") for t in tables} == before
+
+
+def test_a_correlation_run_keeps_where_its_time_went(app: App) -> None:
+    """Each finished correlation run stores its seconds per phase, which add up to no more than the run."""
+    row = app.store.query(
+        "SELECT phase_seconds, seconds FROM correlation_runs WHERE status = 'done' ORDER BY started_at DESC LIMIT 1"
+    ).to_pylist()[0]
+    phases = orjson.loads(row["phase_seconds"])
+    assert {"clear", "window", "exact", "skew", "scored", "transactions"} <= set(phases)
+    assert all(v >= 0 for v in phases.values())
+    top_level = sum(v for k, v in phases.items() if "." not in k)
+    assert top_level <= row["seconds"] + 0.01
 
 
 def test_upgrade_to_waterfall_rows_empties_the_facts_and_a_refresh_rebuilds_them(tmp_path: Path) -> None:

@@ -443,6 +443,7 @@ CORRELATION_RUNS: tuple[Column, ...] = (
     Column("seconds", pa.float64(), "Wall time of the run.", unit="s", minimum=0),
     Column("last_rowid", pa.int64(), "Highest events rowid the run saw; the next run starts from rows added after it.", minimum=0),
     Column("status", pa.string(), "running, done or failed.", allowed=("running", "done", "failed")),
+    Column("phase_seconds", pa.string(), "JSON object: seconds spent in each phase of the run (clear, window, exact, skew, scored and its steps, transactions), to find where the time goes."),
 )
 
 # --- dashboards (schema version 4) ---------------------------------------------------------------

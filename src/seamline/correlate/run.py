@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
+import orjson
 
 from seamline.correlate._window import Window
 from seamline.correlate.exact import link_exact
@@ -136,7 +137,7 @@ def correlate(
         result.seconds = time.perf_counter() - started
         con.execute(
             "UPDATE correlation_runs SET finished_at = now(), events_considered = ?, links_exact = ?, "
-            "links_scored = ?, transactions = ?, seconds = ?, last_rowid = ?, status = 'done' "
+            "links_scored = ?, transactions = ?, seconds = ?, last_rowid = ?, phase_seconds = ?, status = 'done' "
             "WHERE correlation_run_id = ?",
             [
                 result.events_considered,
@@ -145,6 +146,7 @@ def correlate(
                 result.transactions,
                 result.seconds,
                 max_rowid,
+                orjson.dumps(result.phases).decode(),
                 run_id,
             ],
         )

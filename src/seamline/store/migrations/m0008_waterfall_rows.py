@@ -11,10 +11,13 @@ which retires the packed `members` text and its bounds in `transaction_facts`.
 Facts are derived data: the step empties both fact tables so the next `views refresh` (or the
 server's scheduler) rebuilds them together with their waterfall rows. DuckDB refuses to drop a
 column of an indexed table, hence the index dance.
+
+`correlation_runs.phase_seconds` keeps where each run's time went (clear, window, exact, skew,
+scored and its steps, transactions), which `seamline correlate --json` printed but nothing kept.
 """
 
 VERSION = 8
-NAME = "waterfall_rows; transaction_facts loses members, members_from, members_to"
+NAME = "waterfall_rows; transaction_facts loses members, members_from, members_to; correlation_runs.phase_seconds"
 
 _INDEXES = (
     "CREATE INDEX transaction_facts_id ON transaction_facts (transaction_id)",
@@ -40,9 +43,11 @@ UP = [
     "ALTER TABLE transaction_facts DROP COLUMN members_from",
     "ALTER TABLE transaction_facts DROP COLUMN members_to",
     *_INDEXES,
+    "ALTER TABLE correlation_runs ADD COLUMN phase_seconds VARCHAR",
 ]
 
 DOWN = [
+    "ALTER TABLE correlation_runs DROP COLUMN phase_seconds",
     *_NO_INDEXES,
     # Older builds read the packed members and fall back to joining events when they are null.
     "ALTER TABLE transaction_facts ADD COLUMN members VARCHAR",
@@ -53,4 +58,4 @@ DOWN = [
 ]
 
 # Derived from events and correlation: a refresh writes them again.
-DATA_DROPPED = [("waterfall_rows", None)]
+DATA_DROPPED = [("waterfall_rows", None), ("correlation_runs", "phase_seconds")]
