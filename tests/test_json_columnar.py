@@ -238,3 +238,41 @@ def test_random_records_parse_alike(lines: list[bytes], preset: str, size: int) 
     got = chunked(lines, options, size)
     for n, (a, b) in enumerate(zip(got, expected, strict=True)):
         assert a == b, f"line {n + 1}: {lines[n]!r}"
+
+
+def test_float_attributes_read_as_python_writes_them() -> None:
+    """Float values kept as attributes read as Python's float text, with and without nulls in the column."""
+    floats = (100.0, 0.1, 1e16, -0.0, 2.5e-07, 123456789.125)
+    lines = [orjson.dumps({"timestamp": 1_700_000_000 + i, "ratio": v}) for i, v in enumerate(floats)]
+    with_nulls = [*lines, orjson.dumps({"timestamp": 1_700_000_100, "ratio": None})]
+    for case in (lines, with_nulls):
+        _assert_same(case * 2, {"preset": "generic"}, sizes=(len(case) * 2,))
+    got = chunked(lines * 2, {"preset": "generic"}, size=len(lines) * 2)
+    assert [dict(row[0]["attributes"])["ratio"] for row in got[-len(floats) :]] == [  # type: ignore[index]
+        "100.0",
+        "0.1",
+        "1e+16",
+        "-0.0",
+        "2.5e-07",
+        "123456789.125",
+    ]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_chunk_parse_leaves_the_collector_as_it_found_it(enabled: bool) -> None:
+    """The cyclic collector is paused only while a chunk is parsed, and left off if it was off, even on error."""
+    import gc
+
+    parser = json_log.make_parser({"preset": "generic"})
+    chunk_parser = json_log.make_chunk_parser(parser)
+    lines = [orjson.dumps({"timestamp": 1_700_000_000 + i, "msg": "x"}) for i in range(50)]
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        assert chunk_parser(lines).batch.num_rows == 50
+        assert gc.isenabled() is enabled
+        with pytest.raises(TypeError):
+            chunk_parser(None)  # type: ignore[arg-type]
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
