@@ -8,6 +8,7 @@ and committing is visible. Target: >= 20,000 events/s with p99 < 100 ms.
 from __future__ import annotations
 
 import http.client
+import os
 import statistics
 import sys
 import tempfile
@@ -98,6 +99,15 @@ def load(port: int, path: str, bodies: list[list[bytes]] | None) -> tuple[int, l
     return len(latencies), latencies, errors
 
 
+def server_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of the server process so far (Linux /proc), None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], p: float) -> float:
     return statistics.quantiles(values, n=100)[int(p) - 1] * 1000
 
@@ -110,7 +120,9 @@ def main() -> None:
             # re-sent only after all of its worker's distinct bodies went once.
             bodies = [[make_body(w, i) for i in range(1500)] for w in range(CLIENTS)]
             n_ref, lat_ref, _ = load(server.port, "/healthz", None)
+            cpu_before = server_cpu_seconds(server.proc.pid)
             n, lat, errors = load(server.port, "/v1/client", bodies)
+            cpu_after = server_cpu_seconds(server.proc.pid)
         finally:
             server.stop()
     events_per_s = n * BATCH / SECONDS
@@ -121,6 +133,9 @@ def main() -> None:
     )
     print(f"reference /healthz: {n_ref / SECONDS:,.0f} requests/s, p99={pct(lat_ref, 99):.1f} ms")
     print(f"ingest requests/s vs reference: {n / n_ref:.3f}")
+    if cpu_before is not None and cpu_after is not None and n:
+        # Less sensitive to other load on the machine than the rates (though not immune to it).
+        print(f"server CPU per ingest request: {(cpu_after - cpu_before) / n * 1000:.1f} ms")
     met = events_per_s >= 20000 and pct(lat, 99) < 100
     print(f"target >= 20,000 events/s with p99 < 100 ms: {'MET' if met else 'NOT MET'}")
 

@@ -67,8 +67,12 @@ def test_rebuilt_transactions_get_new_facts(app: App) -> None:
     assert facts_stale(store)
     assert refresh_facts(store)["transactions"] == 1
     assert store.scalar("SELECT correlation_run_id FROM transaction_facts WHERE transaction_id = ?", [tx]) == "rerun"
-    assert store.scalar("SELECT count(*) FROM request_facts WHERE transaction_id = ? AND correlation_run_id <> 'rerun'",
-                        [tx]) == 0
+    assert (
+        store.scalar(
+            "SELECT count(*) FROM request_facts WHERE transaction_id = ? AND correlation_run_id <> 'rerun'", [tx]
+        )
+        == 0
+    )
 
 
 def test_segments_add_up_to_end_to_end_latency(app: App) -> None:
@@ -211,8 +215,9 @@ def test_waterfall_from_facts_matches_the_joined_members(app: App, monkeypatch: 
     """The facts shortcut returns exactly what joining event_transactions, links and events returns."""
     sample = [
         r["transaction_id"]
-        for r in app.store.query("SELECT transaction_id FROM transaction_facts ORDER BY hash(transaction_id) LIMIT 40")
-        .to_pylist()
+        for r in app.store.query(
+            "SELECT transaction_id FROM transaction_facts ORDER BY hash(transaction_id) LIMIT 40"
+        ).to_pylist()
     ]
     assert all(waterfall_module._from_facts(app.store, t) is not None for t in sample)
     fast = {t: waterfall_module.transaction_waterfall(app.store, t) for t in sample}
@@ -224,7 +229,9 @@ def test_waterfall_from_facts_matches_the_joined_members(app: App, monkeypatch: 
 def test_waterfall_rows_hold_every_member_once_and_each_transaction_together(app: App) -> None:
     """The refresh writes one waterfall row per member, and a transaction's rows are consecutive in the table."""
     store = app.store
-    assert store.scalar("SELECT count(*) FROM waterfall_rows") == store.scalar("SELECT count(*) FROM event_transactions")
+    assert store.scalar("SELECT count(*) FROM waterfall_rows") == store.scalar(
+        "SELECT count(*) FROM event_transactions"
+    )
     assert store.scalar("SELECT count(DISTINCT transaction_id) FROM waterfall_rows") == store.scalar(
         "SELECT count(*) FROM transactions"
     )
@@ -301,18 +308,31 @@ def _synthetic_store(tmp_path: Path) -> DuckDBStore:
         treated = i % 2 == 1  # web@1 is seen first, so it is web@2's baseline
         rows.append(
             {
-                "transaction_id": f"t{i}", "kind": "action", "name": "checkout.place_order", "flow": "checkout",
-                "session_id": f"s{i}", "user_key": f"u{i % 900}", "release": "web@2" if treated else "web@1",
+                "transaction_id": f"t{i}",
+                "kind": "action",
+                "name": "checkout.place_order",
+                "flow": "checkout",
+                "session_id": f"s{i}",
+                "user_key": f"u{i % 900}",
+                "release": "web@2" if treated else "web@1",
                 "feature_flags": [("new_checkout", "on" if treated else "off")],
-                "start_ts": start + timedelta(seconds=i), "e2e_ms": rng.lognormvariate(6.5 if treated else 6.0, 0.4),
-                "js_errors": int(rng.random() < (0.10 if treated else 0.02)), "status_0": 0, "status_4xx": 0,
-                "status_5xx": 0, "server_errors": 0, "timeouts": 0, "requests": 1, "correlation_run_id": "r",
+                "start_ts": start + timedelta(seconds=i),
+                "e2e_ms": rng.lognormvariate(6.5 if treated else 6.0, 0.4),
+                "js_errors": int(rng.random() < (0.10 if treated else 0.02)),
+                "status_0": 0,
+                "status_4xx": 0,
+                "status_5xx": 0,
+                "server_errors": 0,
+                "timeouts": 0,
+                "requests": 1,
+                "correlation_run_id": "r",
             }
         )
     names = TABLE_SCHEMAS["transaction_facts"].names
-    store.append("transaction_facts", pa.Table.from_pylist(
-        [{k: r.get(k) for k in names} for r in rows], schema=TABLE_SCHEMAS["transaction_facts"]
-    ))
+    store.append(
+        "transaction_facts",
+        pa.Table.from_pylist([{k: r.get(k) for k in names} for r in rows], schema=TABLE_SCHEMAS["transaction_facts"]),
+    )
     return store
 
 
@@ -403,8 +423,11 @@ def test_json_twins_pages_and_saved_views_over_http(app: App, ids: dict[str, str
                 "page": await c.get("/flows/checkout?browser=%3Cscript%3Ealert(1)%3C/script%3E"),
                 "plotly": await c.get("/ui/plotly.min.js"),
                 "event": await c.get(f"/api/events/{ids['ident']}"),
-                "foreign": await c.post("/api/saved-views", json={"name": "n", "team": "t", "page": "overview"},
-                                        headers={"origin": "https://elsewhere.example"}),
+                "foreign": await c.post(
+                    "/api/saved-views",
+                    json={"name": "n", "team": "t", "page": "overview"},
+                    headers={"origin": "https://elsewhere.example"},
+                ),
                 "create": await c.post("/api/saved-views", json={"name": "n", "team": "t", "page": "overview"}),
             }
             out["delete"] = await c.delete(f"/api/saved-views/{out['create'].json()['view_id']}")

@@ -1,22 +1,26 @@
 """Gathers the rows of many small ingests (HTTP requests) into one batch before the writer.
 
 One request carries a few hundred events; building an Arrow batch, running the transforms
-and inserting has a fixed cost per batch that dwarfs the per-row cost at that size. The
-batcher lingers a few milliseconds so concurrent requests share one batch, then hands one
-transaction to the writer and resolves every request's Future when it commits. Its pending
+and inserting has a fixed cost per batch that dwarfs the per-row cost at that size (a DuckDB
+commit alone costs tens of milliseconds). The batcher lingers so concurrent requests share
+one batch, then hands one transaction to the writer and resolves every request's Future when
+it commits. A request is acknowledged once its body is in the write-ahead log, not when it
+commits, so lingering delays only when rows become queryable, never the answer. Its pending
 area is bounded: when full, `submit` raises QueueFull and the HTTP layer answers 503.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from seamline._lineage import concat_batches
-from seamline.governance.schema_drift import observation_ops
+from seamline.governance.schema_drift import ObservationBuffer
 from seamline.schema import QUARANTINE_SCHEMA, rows_to_batch
 from seamline.store import Append, QueueFull, Statement
 from seamline.transforms import apply
@@ -26,12 +30,14 @@ from seamline.wal import Position, wal_origin
 if TYPE_CHECKING:
     from seamline.pipeline import Ingestor, _Run
 
+log = logging.getLogger("seamline.batcher")
+
 
 class Batcher:
     """Background thread turning queued runs into shared writer transactions."""
 
     def __init__(
-        self, ingestor: Ingestor, max_rows: int = 20_000, linger_s: float = 0.004, max_pending_rows: int = 200_000
+        self, ingestor: Ingestor, max_rows: int = 20_000, linger_s: float = 0.25, max_pending_rows: int = 200_000
     ) -> None:
         self._ingestor = ingestor
         self._max_rows = max_rows
@@ -40,6 +46,7 @@ class Batcher:
         self._pending: list[tuple[_Run, Future[int], Position | None]] = []
         self._pending_rows = 0
         self._closed = False
+        self._observations = ObservationBuffer()
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._loop, name="seamline-batcher", daemon=True)
         self._thread.start()
@@ -59,7 +66,10 @@ class Batcher:
                 raise QueueFull("ingest backlog is full")
             self._pending.append((run, future, logged_at))
             self._pending_rows += size
-            self._cond.notify()
+            # Wake the thread only when it waits for a first run or the batch just filled; while
+            # it lingers its timed wait ends by itself, and a wake-up per request costs GIL hand-offs.
+            if len(self._pending) == 1 or self._pending_rows >= self._max_rows:
+                self._cond.notify()
         return future
 
     def close(self) -> None:
@@ -75,9 +85,15 @@ class Batcher:
                 while not self._pending and not self._closed:
                     self._cond.wait()
                 if not self._pending:
-                    return
-                if self._pending_rows < self._max_rows and not self._closed:
-                    self._cond.wait(self._linger_s)  # let concurrent requests join this batch
+                    break
+                # Let concurrent requests join this batch: wait out the whole linger (or until the
+                # batch is full), whatever wakes the condition meanwhile.
+                deadline = time.monotonic() + self._linger_s
+                while self._pending_rows < self._max_rows and not self._closed:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
                 group, self._pending, self._pending_rows = self._pending, [], 0
             try:
                 self._flush(group)
@@ -85,6 +101,7 @@ class Batcher:
                 for _, future, _ in group:
                     if not future.done():
                         future.set_exception(exc)
+        self._drain_observations()
 
     def _flush(self, group: list[tuple[_Run, Future[int], Position | None]]) -> None:
         ingestor = self._ingestor
@@ -98,7 +115,7 @@ class Batcher:
         if parts:
             events = apply(concat_batches(parts), ingestor.ctx, ingestor.transforms)
             ops.append(Append("events", events))
-            ops.extend(observation_ops(events))  # fields and types seen, for schema drift
+            ops.extend(self._observations.ops(events))  # fields and types seen, for schema drift
         if bad:
             ops.append(Append("quarantine", scrub_quarantine(rows_to_batch(bad, QUARANTINE_SCHEMA), ingestor.ctx)))
         ops.extend(ingestor.relink_ops())  # after a key rotation (see keys.py)
@@ -108,6 +125,15 @@ class Batcher:
             run.bad, run.batches, run.batch_rows = [], [], 0
         ops.extend(_wal_checkpoints([logged_at for _, _, logged_at in group]))
         _chain(ingestor.writer.submit(ops), group)
+
+    def _drain_observations(self) -> None:
+        ops = self._observations.drain()
+        if not ops:
+            return
+        try:  # the writer is closed after the batcher, so this commits before shutdown
+            self._ingestor.writer.submit(ops).result()
+        except Exception as exc:  # a failed writer was reported by the commit that broke it
+            log.warning("field observations not recorded at shutdown: %s", exc)
 
 
 def _wal_checkpoints(positions: list[Position | None]) -> list[Append | Statement]:

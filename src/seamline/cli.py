@@ -749,6 +749,7 @@ def serve(
         host=settings_.host,
         port=settings_.port,
         log_level="warning",
+        access_log=False,  # a log line per ingest request costs more than parsing its body
         ssl_certfile=tls[0] if tls else None,
         ssl_keyfile=tls[1] if tls else None,
     )

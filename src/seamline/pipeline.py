@@ -15,11 +15,10 @@ ids from positions read `<origin key>:<line or request number>:<index>` on both 
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
 import uuid
-from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -29,6 +28,8 @@ from typing import Any
 import pyarrow as pa
 
 from seamline._lineage import add_columnar, check_row, concat_batches
+from seamline._recent_ids import RecentIds
+from seamline._shared_rows import EMPTY_RECORD, add_shared
 from seamline.batcher import Batcher
 from seamline.governance.schema_drift import observation_ops
 from seamline.keys import relink_ops
@@ -54,7 +55,6 @@ from seamline.transforms.scrub_pii import scrub_quarantine
 from seamline.validate import count_out_of_range
 from seamline.wal import WriteAheadLog, read_frames, segments, wal_origin
 
-EMPTY_RECORD = "record holds no events"  # quarantine reason of a record that parsed to nothing
 _IN_FLIGHT = 1  # file-ingest transactions queued for the writer at once (each holds batch_rows rows)
 _CHECKPOINT_SQL = """
 INSERT INTO ingest_offsets (origin, fingerprint, offset_bytes, lines, updated_at)
@@ -127,52 +127,6 @@ def _printable(raw: bytes | str | None, limit: int) -> str:
 def _reason_key(reason: str) -> str:
     # Group reasons by their first clause, so counts stay readable.
     return reason.split(":")[0][:80]
-
-
-class RecentIds:
-    """Bounded memory of natural event ids seen lately, so a retried batch is caught as a duplicate.
-
-    Retries (an SDK resending a beacon, a client re-posting after a timeout) arrive within
-    minutes, so remembering the last `capacity` ids catches them without an index on a
-    billion-row table.
-    """
-
-    def __init__(self, capacity: int = 1_000_000) -> None:
-        self._ids: OrderedDict[str, None] = OrderedDict()
-        self._capacity = capacity
-        self._lock = threading.Lock()
-
-    def add_if_new(self, key: str) -> bool:
-        """Remember `key`; False when it was already remembered."""
-        with self._lock:
-            if key in self._ids:
-                return False
-            self._ids[key] = None
-            if len(self._ids) > self._capacity:
-                self._ids.popitem(last=False)
-            return True
-
-    def add_all(self, keys: list[str | None]) -> list[bool]:
-        """`add_if_new` for each key (None is skipped as new) under one lock acquisition."""
-        ids, fresh = self._ids, []
-        with self._lock:
-            for key in keys:
-                if key is None:
-                    fresh.append(True)
-                elif key in ids:
-                    fresh.append(False)
-                else:
-                    ids[key] = None
-                    fresh.append(True)
-            while len(ids) > self._capacity:
-                ids.popitem(last=False)
-        return fresh
-
-    def forget(self, keys: Iterable[str]) -> None:
-        """Drop keys whose rows did not commit, so a retry is accepted."""
-        with self._lock:
-            for key in keys:
-                self._ids.pop(key, None)
 
 
 class _Run:
@@ -488,6 +442,16 @@ class Ingestor:
         body is in the write-ahead log, so the caller may acknowledge it; the Future
         resolves when its rows are committed to the store.
         """
+        accepted, future, mark = self.log_body(wal, header, body)
+        wal.sync(mark)  # acknowledged only once on disk; concurrent requests share the flush
+        return accepted, future
+
+    def log_body(self, wal: WriteAheadLog, header: dict[str, Any], body: bytes) -> tuple[Accepted, Future[int], int]:
+        """`accept_body` up to the disk flush: the caller must `wal.sync(mark)` before acknowledging.
+
+        Everything here is CPU work (plus a write to the page cache), so the HTTP layer runs it
+        on the event loop for small bodies and hands only the flush to a thread.
+        """
         run = self._parse_body(header, body)
         run.seal()
         accepted = Accepted(run.batch_rows, len(run.bad), dict(run.result.quarantine_reasons))
@@ -498,16 +462,20 @@ class Ingestor:
             except Exception:
                 self.recent_ids.forget(run.natural_ids)
                 raise
-        wal.sync(position.mark)  # acknowledged only once on disk; concurrent requests share the flush
         future.add_done_callback(lambda f: f.exception() and self.recent_ids.forget(run.natural_ids))
-        return accepted, future
+        return accepted, future, position.mark
 
     def _parse_body(self, header: dict[str, Any], body: bytes) -> _Run:
         source = header["source"]
-        parser = get_source(source).make_parser(header.get("options") or {})
+        module = get_source(source)
+        options = header.get("options") or {}
+        parser = module.make_parser(options)
         run = _Run(self, source, header["origin"], parser, header["received_us"], header["batch_id"])
         position = header["position"]
-        if header.get("lines"):
+        shared = getattr(module, "make_shared_parser", None)
+        if shared is not None and not header.get("lines"):
+            add_shared(run, RawRecord(position, body, len(body)), shared(options))
+        elif header.get("lines"):
             lines = [line for line in body.splitlines() if line.strip()]
             for i, line in enumerate(lines):
                 run.add(RawRecord(position, line, 0), index_base=i)

@@ -10,6 +10,7 @@ source's baseline is reported — not silently absorbed — until someone accept
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -162,6 +163,51 @@ def observation_ops(events: pa.RecordBatch | pa.Table) -> list[Statement]:
         return []
     columns = list(zip(*seen, strict=True))
     return [Statement(_UPSERT, tuple(list(c) for c in columns))]
+
+
+class ObservationBuffer:
+    """Field observations of many small batches (HTTP ingest), upserted together.
+
+    The upsert costs the writer about as much as inserting a request's rows, while a stream of
+    requests mostly repeats the fields already recorded. So counts are summed here and written
+    with the first commit that brings a field or type this process has not recorded yet (drift
+    is thus recorded in the same transaction as the rows that show it), or that comes
+    `flush_seconds` after the last write, or at shutdown (`drain`). After a crash, the counts of
+    at most `flush_seconds` are missing; `first_seen` is never late.
+    """
+
+    def __init__(self, flush_seconds: float = 5.0) -> None:
+        self.flush_seconds = flush_seconds
+        self._known: set[tuple[str, str, str]] = set()
+        self._pending: dict[tuple[str, str, str], list[Any]] = {}  # key -> [first ingest batch id, rows]
+        self._written = time.monotonic()
+
+    def ops(self, events: pa.RecordBatch | pa.Table) -> list[Statement]:
+        """Count a batch's fields; the upsert to commit with it when one is new or the last write is old."""
+        new = False
+        pending = self._pending
+        for source, name, value_type, batch_id, rows in observe(events):
+            key = (source, name, value_type)
+            hit = pending.get(key)
+            if hit is None:
+                pending[key] = [batch_id, rows]
+                new = new or key not in self._known
+            else:
+                hit[1] += rows
+        if new or time.monotonic() - self._written >= self.flush_seconds:
+            return self.drain()
+        return []
+
+    def drain(self) -> list[Statement]:
+        """The upsert of every count not yet written (empty when there is none)."""
+        self._written = time.monotonic()
+        if not self._pending:
+            return []
+        taken, self._pending = self._pending, {}
+        self._known.update(taken)
+        seen = [(*key, batch_id, rows) for key, (batch_id, rows) in taken.items()]
+        columns = list(zip(*seen, strict=True))
+        return [Statement(_UPSERT, tuple(list(c) for c in columns))]
 
 
 def _baselines(store: Store, since: datetime | None, baseline: timedelta) -> dict[str, datetime]:

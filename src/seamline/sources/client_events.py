@@ -8,6 +8,7 @@ event that is malformed is rejected alone and the rest of the batch is kept.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from typing import Any
@@ -192,6 +193,22 @@ def _flags(obj: Mapping[str, Any], where: str) -> dict[str, str]:
     return out
 
 
+_TRACEPARENT_00 = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+_ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
+
+
+def _trace(traceparent: str | None) -> dict[str, object]:
+    """`trace_fields` of a traceparent, with the version-00 header the SDK sends read in one match."""
+    if traceparent and len(traceparent) == 55:
+        match = _TRACEPARENT_00.fullmatch(traceparent)
+        if match is not None:
+            trace_id, span_id, flags = match.groups()
+            if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
+                return {}  # invalid per W3C Trace Context, as parse_traceparent says
+            return {"trace_id": trace_id, "parent_span_id": span_id, "trace_sampled": bool(int(flags, 16) & 1)}
+    return trace_fields(traceparent)
+
+
 # --- per event type: fill the row's kind-specific columns ----------------------------------------
 
 Fill = Callable[[dict[str, Any], Row, dict[str, str]], None]
@@ -207,7 +224,7 @@ def _page_view(ev: dict[str, Any], row: Row, attrs: dict[str, str]) -> None:
     row["duration_ms"] = nav.get("load")
     row["response_bytes"] = _int(nav, "transferSize", "nav.")
     # The document's traceparent names the server's span, which is this view's parent.
-    row.update(trace_fields(_str(ev, "traceparent", "")))
+    row.update(_trace(_str(ev, "traceparent", "")))
 
 
 def _action(ev: dict[str, Any], row: Row, attrs: dict[str, str]) -> None:
@@ -218,7 +235,7 @@ def _action(ev: dict[str, Any], row: Row, attrs: dict[str, str]) -> None:
         attrs["action.kind"] = kind
     if name is not None:
         attrs["action.name"] = name
-    row.update(trace_fields(_str(ev, "traceparent", "")))
+    row.update(_trace(_str(ev, "traceparent", "")))
 
 
 def _request(ev: dict[str, Any], row: Row, attrs: dict[str, str]) -> None:
@@ -238,7 +255,7 @@ def _request(ev: dict[str, Any], row: Row, attrs: dict[str, str]) -> None:
         attrs["server_timing." + k] = as_text(dur)  # type: ignore[assignment]
     # The SDK injected this traceparent, so its span id is this client span itself; the
     # server's span will name it as parent.
-    ctx = trace_fields(_str(ev, "traceparent", ""))
+    ctx = _trace(_str(ev, "traceparent", ""))
     if ctx:
         row["trace_id"] = ctx["trace_id"]
         row["span_id"] = ctx["parent_span_id"]
@@ -273,7 +290,7 @@ def _error(ev: dict[str, Any], row: Row, attrs: dict[str, str]) -> None:
         n = _int(err, key, "error.")
         if n is not None:
             attrs["error." + key] = str(n)
-    row.update(trace_fields(_str(ev, "traceparent", "")))
+    row.update(_trace(_str(ev, "traceparent", "")))
 
 
 def _vital(ev: dict[str, Any], row: Row, attrs: dict[str, str]) -> None:
@@ -389,7 +406,8 @@ def _batch_context(batch: dict[str, Any], default_received_at: float | None) -> 
     return base, flags, offset_us
 
 
-def _event(ev: object, base: Row, flags: dict[str, str], offset_us: int, key: Any) -> Row:
+def _event(ev: object, flags: dict[str, str], offset_us: int, key: Any) -> Row:
+    """The event's own columns; the batch's shared ones (`_batch_context`) are merged by the caller."""
     if not isinstance(ev, dict):
         raise _Invalid(f"event must be an object, got {json_type(ev)}")
     etype = ev.get("type")
@@ -404,7 +422,7 @@ def _event(ev: object, base: Row, flags: dict[str, str], offset_us: int, key: An
         raise _Invalid("ts is missing")
     if not _epoch_ms(ts):
         raise _Invalid(f"ts must be epoch milliseconds, got {show(ts)}")
-    row = base.copy()
+    row: Row = {}
     client_us = round(ts * 1000)
     row["kind"] = spec[0]
     row["client_ts"] = client_us
@@ -441,11 +459,11 @@ def _event(ev: object, base: Row, flags: dict[str, str], offset_us: int, key: An
     return row
 
 
-def parse_batch(record: bytes, received_at_ms: float | None = None) -> Iterator[Row | Rejected]:
-    """Rows for the valid events of one batch, Rejected for each invalid one.
+def parse_shared(record: bytes, received_at_ms: float | None = None) -> tuple[Row, list[Row | Rejected]]:
+    """The columns every event of a batch shares, and each event's own columns (or its Rejected).
 
-    `received_at_ms` is the collector's clock when the batch itself carries no receivedAt
-    (the HTTP endpoint passes its receive time this way).
+    A row of `parse_batch` is the shared columns updated with the event's own; the HTTP path
+    builds Arrow columns from this form directly, so the shared values are not copied per event.
     """
     try:
         batch = orjson.loads(record)
@@ -467,16 +485,27 @@ def parse_batch(record: bytes, received_at_ms: float | None = None) -> Iterator[
         raise BadRecord("batch: events is empty")
     base, flags, offset_us = _batch_context(batch, received_at_ms)
     key = hashlib.blake2b(f"client\x00{base['session_id']}\x00".encode(), digest_size=10)
+    items: list[Row | Rejected] = []
     for i, ev in enumerate(events):
         try:
-            row = _event(ev, base, flags, offset_us, key)
+            items.append(_event(ev, flags, offset_us, key))
         except _Invalid as exc:
             where = f"event {i}" + (
                 f" ({ev['type']})" if isinstance(ev, dict) and isinstance(ev.get("type"), str) else ""
             )
-            yield Rejected(f"{where}: {exc}", raw=orjson.dumps(ev).decode(), index=i)
-            continue
-        yield row
+            items.append(Rejected(f"{where}: {exc}", raw=orjson.dumps(ev).decode(), index=i))
+    return base, items
+
+
+def parse_batch(record: bytes, received_at_ms: float | None = None) -> Iterator[Row | Rejected]:
+    """Rows for the valid events of one batch, Rejected for each invalid one.
+
+    `received_at_ms` is the collector's clock when the batch itself carries no receivedAt
+    (the HTTP endpoint passes its receive time this way).
+    """
+    base, items = parse_shared(record, received_at_ms)
+    for item in items:
+        yield item if isinstance(item, Rejected) else {**base, **item}
 
 
 def sniff(sample: bytes, filename: str) -> float:
@@ -503,6 +532,11 @@ def received_at_option(options: Mapping[str, Any]) -> float | None:
     if not _epoch_ms(ms):
         raise ValueError(f"option received_at_ms must be epoch milliseconds, got {value!r}")
     return ms
+
+
+def make_shared_parser(options: Mapping[str, str]) -> Callable[[bytes], tuple[Row, list[Row | Rejected]]]:
+    """`parse_shared` with the parser options of `make_parser` (used for HTTP bodies)."""
+    return partial(parse_shared, received_at_ms=received_at_option(options))
 
 
 def make_parser(options: Mapping[str, str]) -> Parser:

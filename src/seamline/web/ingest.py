@@ -8,6 +8,8 @@ carries but cannot be stored is quarantined and named in the response.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 import time
 import uuid
@@ -22,8 +24,10 @@ from starlette.concurrency import run_in_threadpool
 from seamline.app import App
 from seamline.pipeline import EMPTY_RECORD, Accepted
 from seamline.store import QueueFull, Statement
+from seamline.wal import WriteAheadLog
 
 _PROTOBUF = "application/x-protobuf"
+_INLINE_BYTES = 128 * 1024  # bodies up to this size are parsed on the event loop (a few ms at most)
 
 
 class BodyTooLarge(ValueError):
@@ -115,11 +119,68 @@ def gunzip_capped(data: bytes, limit: int) -> bytes:
     raise ValueError(f"body has more than {_MAX_GZIP_MEMBERS} gzip members")
 
 
+class _DiskWaits:
+    """Resolves asyncio futures once the write-ahead log is flushed up to their marks.
+
+    One thread flushes for every waiting request (one fdatasync covers all frames written
+    before it starts) and wakes the event loop once per flush, where a thread-pool call per
+    request would cost a hand-off each way.
+    """
+
+    def __init__(self, wal: WriteAheadLog) -> None:
+        self._wal = wal
+        self._waiting: list[tuple[int, asyncio.Future[None]]] = []
+        self._cond = threading.Condition()
+        self._idle = False
+        self._thread: threading.Thread | None = None
+
+    async def wait(self, mark: int) -> None:
+        """Return once every byte up to `mark` is on disk (raises the flush's OSError)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self._cond:
+            self._waiting.append((mark, future))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="seamline-wal-sync", daemon=True)
+                self._thread.start()
+            if self._idle:  # a flushing thread looks for new waiters when it is done anyway
+                self._cond.notify()
+        await future
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._waiting:
+                    self._idle = True
+                    self._cond.wait()
+                self._idle = False
+                taken, self._waiting = self._waiting, []
+            error: OSError | None = None
+            try:
+                self._wal.sync(max(mark for mark, _ in taken))
+            except OSError as exc:
+                error = exc
+            loop = taken[0][1].get_loop()
+            with contextlib.suppress(RuntimeError):  # the loop closed (shutdown): nobody waits any more
+                loop.call_soon_threadsafe(_settle, [future for _, future in taken], error)
+
+
+def _settle(futures: list[asyncio.Future[None]], error: OSError | None) -> None:
+    for future in futures:
+        if future.done():  # the request was cancelled (its client went away)
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
+
+
 class IngestEndpoints:
     """The ingest routes bound to one App (its store, writer and pipeline)."""
 
     def __init__(self, app: App) -> None:
         self.app = app
+        self._disk_waits: _DiskWaits | None = None
         self.sequence = Sequencer()
         self.stats: dict[str, EndpointStats] = {}
         self._stats_lock = threading.Lock()
@@ -156,6 +217,12 @@ class IngestEndpoints:
         options = {k: v for k, v in request.query_params.items() if k in ("service", "preset", "environment")}
         return await self._ingest(request, "json_log", options=options, lines=True)
 
+    @property
+    def _disk(self) -> _DiskWaits:
+        if self._disk_waits is None:  # the WAL opens a segment file: only once a body arrives
+            self._disk_waits = _DiskWaits(self.app.wal)
+        return self._disk_waits
+
     # -- shared path -------------------------------------------------------------------------
     async def _ingest(
         self,
@@ -191,8 +258,15 @@ class IngestEndpoints:
             "options": options,
             "lines": lines,
         }
+        ingestor, wal = self.app.ingestor, self.app.wal
         try:
-            accepted, _ = await run_in_threadpool(self.app.ingestor.accept_body, self.app.wal, header, body)
+            if len(body) <= _INLINE_BYTES:
+                # Parsing holds the GIL either way; done here it costs no thread hand-offs, which
+                # under load cost more than the parse (each waits out the others' switch interval).
+                accepted, _, mark = ingestor.log_body(wal, header, body)
+            else:  # a big body would stall every other connection for its whole parse
+                accepted, _, mark = await run_in_threadpool(ingestor.log_body, wal, header, body)
+            await self._disk.wait(mark)  # the answer waits for the disk, the loop does not
         except QueueFull:
             return _error(503, "ingest backlog is full; retry shortly", protobuf, headers={"Retry-After": "1"})
         except ValueError as exc:  # parser options from the query (?preset=) are checked before logging

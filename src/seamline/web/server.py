@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import logging
 from collections.abc import AsyncIterator
@@ -30,6 +31,7 @@ STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".map": "application/js
 
 
 log = logging.getLogger("seamline.serve")
+_GC_YOUNG_THRESHOLD = 10_000  # allocations between young-generation collections (default 700)
 
 
 async def correlate_periodically(app: App) -> None:
@@ -62,6 +64,11 @@ def create_app(app: App) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Store what earlier runs acknowledged but had not committed, before taking new requests.
         app.ingestor.replay_wal(app.wal.directory, keep=app.wal.current_segment)
+        # Ingest allocates a dict per event, so the cyclic collector runs every few requests and
+        # its full passes walk every module object loaded by now: keep those out of its passes,
+        # and collect the young generation less often (measured: ~1 ms per 200-event request).
+        gc.freeze()
+        gc.set_threshold(_GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
         scheduler = asyncio.create_task(correlate_periodically(app))
         alerting = asyncio.create_task(alert_periodically(app))  # every alert_interval_seconds
         retention = asyncio.create_task(retention_periodically(app))  # every retention_interval_hours
