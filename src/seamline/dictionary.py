@@ -490,6 +490,7 @@ TRANSACTION_FACTS: tuple[Column, ...] = (
     Column("server_errors", pa.int32(), "Server records (access lines, request logs, server spans) with status >= 500 or an error status.", minimum=0),
     Column("timeouts", pa.int32(), "Records that timed out: status 408/504 or a timeout error at any layer.", minimum=0),
     Column("correlation_run_id", pa.string(), "Correlation run of the transaction these facts were built from.", required=True),
+    Column("transaction_row", pa.string(), "The transaction's row of `transactions` as a JSON object, in its column order (times as epoch microseconds): a waterfall's header without a second lookup.", privacy=Privacy.PSEUDONYMOUS),
 )
 
 REQUEST_FACTS: tuple[Column, ...] = (

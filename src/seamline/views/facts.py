@@ -53,6 +53,7 @@ from typing import Any
 
 import duckdb
 
+from seamline.dictionary import TIMESTAMP, TRANSACTIONS
 from seamline.store.base import Store
 
 _TIMEOUT = (
@@ -64,6 +65,16 @@ _SERVER_ERROR = "(m.http_status >= 500 OR m.span_status = 'error')"
 _DIMS = (
     "t.flow, t.page, t.session_id, coalesce(t.user_id, t.anonymous_id) AS user_key, t.environment, t.release, "
     "b.backend_release, t.region, t.browser, r.segment"
+)
+
+# The transactions row as JSON in the column order of `transactions` (times as epoch µs), so a
+# waterfall reads its header with the facts lookup instead of a second table.
+TRANSACTION_ROW_TIMES = tuple(c.name for c in TRANSACTIONS if c.type == TIMESTAMP)
+_TRANSACTION_ROW = "to_json(struct_pack({}))::VARCHAR".format(
+    ", ".join(
+        f"{c.name} := epoch_us(t.{c.name})" if c.name in TRANSACTION_ROW_TIMES else f"{c.name} := t.{c.name}"
+        for c in TRANSACTIONS
+    )
 )
 
 _STEPS: tuple[str, ...] = (
@@ -214,7 +225,7 @@ _STEPS: tuple[str, ...] = (
                                             THEN 1 ELSE 0 END,
            coalesce(n.status_5xx, 0) + CASE WHEN t.kind = 'navigation' AND p.server_status >= 500 THEN 1 ELSE 0 END,
            coalesce(n.js_errors, 0), coalesce(n.server_errors, 0), coalesce(n.timeouts, 0),
-           t.correlation_run_id
+           t.correlation_run_id, {_TRANSACTION_ROW}
     FROM _fx_tx t
     JOIN p ON p.transaction_id = t.transaction_id
     LEFT JOIN counts n ON n.transaction_id = t.transaction_id

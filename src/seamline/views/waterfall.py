@@ -5,16 +5,16 @@ lane (client, gateway, a named service, database, external call, logs), what it 
 where it came from (file and line, or endpoint and request). A client request's row also
 says how much of its time the network took: its duration minus its server entry's.
 
-A transaction id is looked up through `transaction_facts` when its facts are current: the
-refresh wrote its rows to `waterfall_rows`, ordered by the transaction's start, so the lookup
-reads one row group (milliseconds on a store of millions of events). Otherwise (other kinds of
+A transaction id is looked up through `transaction_facts` when its facts are current: they
+hold the transaction's row, and the refresh wrote its members to `waterfall_rows`, ordered by
+the transaction's start, so the lookup reads one row group (milliseconds on a store of
+millions of events). Otherwise (other kinds of
 id, facts not refreshed yet) the members are joined from `event_transactions`, `links` and
 `events`.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePath
 from typing import Any
@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from seamline.store.base import Store
+from seamline.views.facts import TRANSACTION_ROW_TIMES
 
 _RESOLVE = (
     ("transaction", "SELECT transaction_id FROM transactions WHERE transaction_id = ?"),
@@ -55,7 +56,6 @@ ORDER BY e.ts, e.kind, e.origin, e.position, e.position_index
 """
 
 
-_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="seamline-waterfall")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -69,33 +69,37 @@ def _member(event_id: str, fields: str) -> dict[str, Any]:
     return row
 
 
+def _transaction(row: str) -> dict[str, Any]:
+    """`transaction_facts.transaction_row` as the dict a `transactions` row reads as."""
+    tx: dict[str, Any] = orjson.loads(row)
+    for key in TRANSACTION_ROW_TIMES:
+        if tx[key] is not None:
+            tx[key] = _EPOCH + timedelta(microseconds=tx[key])
+    if tx["feature_flags"] is not None:  # a MAP reads as (key, value) pairs
+        tx["feature_flags"] = list(tx["feature_flags"].items())
+    return tx
+
+
 def _from_facts(store: Store, tx_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
     """The transaction and its rows through its facts, or None when they are missing or stale."""
     facts = store.query(
-        "SELECT start_ts, correlation_run_id FROM transaction_facts WHERE transaction_id = ?", [tx_id]
+        "SELECT start_ts, correlation_run_id, transaction_row FROM transaction_facts WHERE transaction_id = ?",
+        [tx_id],
     ).to_pylist()
-    if not facts:
+    if not facts or facts[0]["transaction_row"] is None:
         return None
-    start, run = facts[0]["start_ts"], facts[0]["correlation_run_id"]
-    # The transaction row and its waterfall rows are independent reads: run them side by side.
-    # Both filter on the start time first, so each reads one row group.
-    tx_job = _POOL.submit(
-        lambda: store.query(
-            "SELECT * FROM transactions WHERE start_ts = ? AND transaction_id = ? AND correlation_run_id = ?",
-            [start, tx_id, run],
-        ).to_pylist()
-    )
+    f = facts[0]
+    # The start time narrows the read to one row group (its zone maps skip the others).
     stored = store.query(
         "SELECT event_id, fields FROM waterfall_rows WHERE start_ts = ? AND transaction_id = ? "
         "AND correlation_run_id = ?",
-        [start, tx_id, run],
+        [f["start_ts"], tx_id, f["correlation_run_id"]],
     ).to_pylist()
-    rows = [_member(r["event_id"], r["fields"]) for r in stored]
-    tx = tx_job.result()
-    if not tx or not rows:
+    if not stored:
         return None
+    rows = [_member(r["event_id"], r["fields"]) for r in stored]
     rows.sort(key=lambda r: (r["ts"], r["kind"], r["origin"], r["position"] or 0, r["position_index"] or 0))
-    return tx[0], rows
+    return _transaction(f["transaction_row"]), rows
 
 
 def resolve(store: Store, ident: str) -> tuple[str, str] | None:

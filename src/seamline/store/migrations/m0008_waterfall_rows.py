@@ -6,7 +6,9 @@ tens of megabytes on a store of 10M events. The facts refresh now writes each tr
 members once more, ordered by the transaction's start, so one transaction is a few consecutive
 rows of one row group; what a row shows is packed in one JSON column, because a point lookup
 pays per column read (35 columns cost 3-4x one). The session timeline reads its members from there too,
-which retires the packed `members` text and its bounds in `transaction_facts`.
+which retires the packed `members` text and its bounds in `transaction_facts`. There the
+waterfall's header, the `transactions` row, is kept as JSON (`transaction_row`), so a lookup
+reads two tables, not three.
 
 Facts are derived data: the step empties both fact tables so the next `views refresh` (or the
 server's scheduler) rebuilds them together with their waterfall rows. DuckDB refuses to drop a
@@ -17,7 +19,10 @@ scored and its steps, transactions), which `seamline correlate --json` printed b
 """
 
 VERSION = 8
-NAME = "waterfall_rows; transaction_facts loses members, members_from, members_to; correlation_runs.phase_seconds"
+NAME = (
+    "waterfall_rows; transaction_facts trades members, members_from, members_to for transaction_row; "
+    "correlation_runs.phase_seconds"
+)
 
 _INDEXES = (
     "CREATE INDEX transaction_facts_id ON transaction_facts (transaction_id)",
@@ -42,6 +47,7 @@ UP = [
     "ALTER TABLE transaction_facts DROP COLUMN members",
     "ALTER TABLE transaction_facts DROP COLUMN members_from",
     "ALTER TABLE transaction_facts DROP COLUMN members_to",
+    "ALTER TABLE transaction_facts ADD COLUMN transaction_row VARCHAR",
     *_INDEXES,
     "ALTER TABLE correlation_runs ADD COLUMN phase_seconds VARCHAR",
 ]
@@ -49,6 +55,7 @@ UP = [
 DOWN = [
     "ALTER TABLE correlation_runs DROP COLUMN phase_seconds",
     *_NO_INDEXES,
+    "ALTER TABLE transaction_facts DROP COLUMN transaction_row",
     # Older builds read the packed members and fall back to joining events when they are null.
     "ALTER TABLE transaction_facts ADD COLUMN members VARCHAR",
     "ALTER TABLE transaction_facts ADD COLUMN members_from TIMESTAMPTZ",
@@ -58,4 +65,8 @@ DOWN = [
 ]
 
 # Derived from events and correlation: a refresh writes them again.
-DATA_DROPPED = [("waterfall_rows", None), ("correlation_runs", "phase_seconds")]
+DATA_DROPPED = [
+    ("waterfall_rows", None),
+    ("transaction_facts", "transaction_row"),
+    ("correlation_runs", "phase_seconds"),
+]
