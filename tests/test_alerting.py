@@ -423,6 +423,13 @@ def test_cli_check_list_test_and_init(shop: Path, tmp_path: Path) -> None:
     assert runner.invoke(cli, ["alerts", "init", "--home", str(home)]).exit_code == 2  # refuses to overwrite
     bad = runner.invoke(cli, ["alerts", "check", "--home", str(home), "--at", "yesterday"])
     assert bad.exit_code == 2 and "ISO 8601" in bad.output
+    fresh = tmp_path / "fresh"
+    shutil.copytree(shop, fresh)
+    args = ["alerts", "check", "--home", str(fresh), "--rules", str(rules), "--since", "first", "--until", "last"]
+    human = runner.invoke(cli, args)
+    assert human.exit_code == 0, human.output
+    [line] = [x for x in human.stdout.splitlines() if " firing " in x]  # one line per transition, not a table
+    assert line.startswith(report["transitions"][0]["at"][:10]) and "traffic" in line
 
 
 def test_serve_evaluates_rules_on_its_schedule(shop: Path, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from seamline._output import console, err_console, print_rows, to_json
@@ -171,21 +172,17 @@ def check(
         f"evaluated {len(ruleset.rules)} rules {span} ({report.steps} steps): {fired} fired, {resolved} resolved, "
         f"{len(data['open'])} open; {len(data['notifications'])} notification attempts"
     )
-    rows = [
-        {
-            "at": t["at"],
-            "event": t["event"],
-            "severity": t["severity"],
-            "rule": t["rule"],
-            "scope": t["scope"],
-            "segment": t["segment"],
-            "summary": t["summary"],
-        }
-        for t in data["transitions"]
-        if t["event"] in ("firing", "resolved")
-    ]
-    if rows:
-        print_rows(rows, title="transitions")
+    # One line per transition: a table of seven columns folds every cell in a narrow terminal.
+    for t in data["transitions"]:
+        if t["event"] not in ("firing", "resolved"):
+            continue
+        colour = "red" if t["event"] == "firing" else "green"
+        scope = " ".join(f"{k}={v}" for k, v in (t["scope"] or {}).items()) or "everything"
+        console.print(
+            f"{str(t['at'])[:16]}  [{colour}]{t['event']:<8}[/{colour}] {t['severity']:<8} {escape(t['rule'])}  "
+            f"({escape(scope)})  {escape(t['summary'] or '')}",
+            highlight=False,
+        )
 
 
 @alerts_app.command("list")
