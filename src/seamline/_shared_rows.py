@@ -15,15 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from seamline._lineage import check_row
 from seamline.schema import EVENTS_SCHEMA, SCHEMA_VERSION, rows_to_batch
-from seamline.sources._base import BadRecord, Rejected
+from seamline.sources._base import Rejected
 from seamline.sources._framing import RawRecord
 
 if TYPE_CHECKING:
     from seamline.pipeline import _Run
-
-EMPTY_RECORD = "record holds no events"  # quarantine reason of a record that parsed to nothing
 
 _INDEX = {name: i for i, name in enumerate(EVENTS_SCHEMA.names)}
 _NAMES = frozenset(EVENTS_SCHEMA.names)
@@ -86,51 +83,18 @@ def add_shared(run: _Run, record: RawRecord, parse: SharedParser) -> None:
     """
     run.result.records_read += 1
     position, data = record.position, record.data
-    try:
-        shared, items = parse(data)  # type: ignore[arg-type]
-    except BadRecord as exc:
-        run.quarantine(position, None, str(exc), data)  # type: ignore[arg-type]
+    shared: dict[str, Any] = {}
+
+    def parse_items() -> list[dict[str, Any] | Rejected]:
+        batch_values, items = parse(data)  # type: ignore[arg-type]
+        shared.update(batch_values)
+        return items
+
+    produced = run.produced(position, data, parse_items)
+    if produced is None:
         return
-    except UnicodeDecodeError as exc:
-        run.quarantine(position, None, f"invalid UTF-8 at byte {exc.start}", data)  # type: ignore[arg-type]
-        return
-    except Exception as exc:  # a parser bug must not lose the record: keep it with the reason
-        run.quarantine(position, None, f"parser error: {type(exc).__name__}: {exc}", data)  # type: ignore[arg-type]
-        return
-    if not items:
-        run.quarantine(position, None, f"{EMPTY_RECORD}: nothing in it is a record this source reads", data)  # type: ignore[arg-type]
-        return
-    produced: list[dict[str, Any]] = []
-    for index, item in enumerate(items):  # rejected parts first, then failed checks, as `_Run.add` orders them
-        if isinstance(item, Rejected):
-            idx = item.index if item.index is not None else index
-            run.quarantine(position, idx, item.reason, item.raw if item.raw is not None else data)  # type: ignore[arg-type]
-            continue
-        item.setdefault("position_index", index)
-        produced.append(item)
     received = shared.get("received_at")
-    checked: list[dict[str, Any]] = []
-    for item in produced:
-        probe = item if "received_at" in item else {**item, "received_at": received}
-        problem = check_row(probe, run.now_us, run.future_us, run.past_us)
-        if problem:
-            run.quarantine(position, item["position_index"], problem, data)  # type: ignore[arg-type]
-            continue
-        checked.append(item)
-    naturals = [row.get("event_id") or None for row in checked]
-    fresh = run.ingestor.recent_ids.add_all(naturals) if any(naturals) else None
-    rows: list[dict[str, Any]] = []
-    for i, row in enumerate(checked):
-        natural = naturals[i]
-        if natural:
-            if not fresh[i]:  # type: ignore[index]
-                reason = f"duplicate record: event id {natural} was already ingested"
-                run.quarantine(position, row["position_index"], reason, data)  # type: ignore[arg-type]
-                continue
-            run.natural_ids.append(natural)
-        else:
-            row["event_id"] = f"{run.id_prefix}{position}:{row['position_index']}"
-        rows.append(row)
+    rows = run.admitted(position, data, produced, received)
     if not rows:
         return
     lineage = {

@@ -18,7 +18,7 @@ import hashlib
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from seamline._lineage import add_columnar, check_row, concat_batches
 from seamline._recent_ids import RecentIds
-from seamline._shared_rows import EMPTY_RECORD, add_shared
+from seamline._shared_rows import add_shared
 from seamline.batcher import Batcher
 from seamline.governance.schema_drift import observation_ops
 from seamline.keys import relink_ops
@@ -55,6 +55,7 @@ from seamline.transforms.scrub_pii import scrub_quarantine
 from seamline.validate import count_out_of_range
 from seamline.wal import WriteAheadLog, read_frames, segments, wal_origin
 
+EMPTY_RECORD = "record holds no events"  # quarantine reason of a record that parsed to nothing
 _IN_FLIGHT = 1  # file-ingest transactions queued for the writer at once (each holds batch_rows rows)
 _CHECKPOINT_SQL = """
 INSERT INTO ingest_offsets (origin, fingerprint, offset_bytes, lines, updated_at)
@@ -189,10 +190,25 @@ class _Run:
             self.quarantine(record.position, index_base, data.reason, data.raw, data.raw_size)
             return
         position = record.position
+        produced = self.produced(position, data, lambda: self.parser(data), index_base)
+        for row in self.admitted(position, data, produced or []):
+            row["source"] = self.source
+            row["origin"] = self.origin
+            row["position"] = position
+            row["ingest_batch_id"] = self.batch_id
+            row["schema_version"] = SCHEMA_VERSION
+            if self.received_at_us is not None and row.get("received_at") is None:
+                row["received_at"] = self.received_at_us
+            self.rows.append(row)
+
+    def produced(
+        self, position: int, data: Any, parse: Callable[[], Iterable[Row | Rejected]], index_base: int | None = None
+    ) -> list[Row] | None:
+        """The rows `parse()` yields, its rejected parts quarantined; None when the record failed whole."""
         produced: list[Row] = []
         try:
             index = 0
-            for item in self.parser(data):
+            for item in parse():
                 if isinstance(item, Rejected):
                     idx = item.index if item.index is not None else index
                     self.quarantine(position, idx, item.reason, item.raw if item.raw is not None else data)
@@ -206,27 +222,36 @@ class _Run:
                 index += 1
         except BadRecord as exc:
             self.quarantine(position, index_base, str(exc), data)
-            return
+            return None
         except UnicodeDecodeError as exc:
             self.quarantine(position, index_base, f"invalid UTF-8 at byte {exc.start}", data)
-            return
+            return None
         except Exception as exc:  # a parser bug must not lose the record: keep it with the reason
             self.quarantine(position, index_base, f"parser error: {type(exc).__name__}: {exc}", data)
-            return
+            return None
         if index == 0:
             # A well-formed record holding nothing this source reads (an OTLP request whose spans sit
             # under a misspelt key, say) would otherwise vanish without a trace.
             self.quarantine(position, index_base, f"{EMPTY_RECORD}: nothing in it is a record this source reads", data)
-            return
+            return None
+        return produced
+
+    def admitted(self, position: int, data: Any, produced: list[Row], received_at: Any = None) -> list[Row]:
+        """The rows that pass the row checks and are not duplicates, each with its event id.
+
+        `received_at` stands in for rows without their own during the checks (a batch-wide value).
+        """
         checked: list[Row] = []
         for row in produced:
-            problem = check_row(row, self.now_us, self.future_us, self.past_us)
+            probe = row if received_at is None or "received_at" in row else {**row, "received_at": received_at}
+            problem = check_row(probe, self.now_us, self.future_us, self.past_us)
             if problem:
                 self.quarantine(position, row["position_index"], problem, data)
                 continue
             checked.append(row)
         naturals = [row.get("event_id") or None for row in checked]
         fresh = self.ingestor.recent_ids.add_all(naturals) if any(naturals) else None
+        admitted: list[Row] = []
         for i, row in enumerate(checked):
             natural = naturals[i]
             if natural:
@@ -237,14 +262,8 @@ class _Run:
                 self.natural_ids.append(natural)
             else:
                 row["event_id"] = f"{self.id_prefix}{position}:{row['position_index']}"
-            row["source"] = self.source
-            row["origin"] = self.origin
-            row["position"] = position
-            row["ingest_batch_id"] = self.batch_id
-            row["schema_version"] = SCHEMA_VERSION
-            if self.received_at_us is not None and row.get("received_at") is None:
-                row["received_at"] = self.received_at_us
-            self.rows.append(row)
+            admitted.append(row)
+        return admitted
 
     def add_chunk(self, chunk: LineChunk, parse: ChunkParser) -> None:
         """Parse a chunk of lines: the chunk parser takes what it can, the line parser the rest."""

@@ -8,7 +8,6 @@ event that is malformed is rejected alone and the rest of the batch is kept.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from typing import Any
@@ -193,22 +192,6 @@ def _flags(obj: Mapping[str, Any], where: str) -> dict[str, str]:
     return out
 
 
-_TRACEPARENT_00 = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
-_ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
-
-
-def _trace(traceparent: str | None) -> dict[str, object]:
-    """`trace_fields` of a traceparent, with the version-00 header the SDK sends read in one match."""
-    if traceparent and len(traceparent) == 55:
-        match = _TRACEPARENT_00.fullmatch(traceparent)
-        if match is not None:
-            trace_id, span_id, flags = match.groups()
-            if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
-                return {}  # invalid per W3C Trace Context, as parse_traceparent says
-            return {"trace_id": trace_id, "parent_span_id": span_id, "trace_sampled": bool(int(flags, 16) & 1)}
-    return trace_fields(traceparent)
-
-
 # --- per event type: fill the row's kind-specific columns ----------------------------------------
 
 Fill = Callable[[dict[str, Any], Row, dict[str, str]], None]
@@ -224,7 +207,7 @@ def _page_view(ev: dict[str, Any], row: Row, attrs: dict[str, str]) -> None:
     row["duration_ms"] = nav.get("load")
     row["response_bytes"] = _int(nav, "transferSize", "nav.")
     # The document's traceparent names the server's span, which is this view's parent.
-    row.update(_trace(_str(ev, "traceparent", "")))
+    row.update(trace_fields(_str(ev, "traceparent", "")))
 
 
 def _action(ev: dict[str, Any], row: Row, attrs: dict[str, str]) -> None:
@@ -235,7 +218,7 @@ def _action(ev: dict[str, Any], row: Row, attrs: dict[str, str]) -> None:
         attrs["action.kind"] = kind
     if name is not None:
         attrs["action.name"] = name
-    row.update(_trace(_str(ev, "traceparent", "")))
+    row.update(trace_fields(_str(ev, "traceparent", "")))
 
 
 def _request(ev: dict[str, Any], row: Row, attrs: dict[str, str]) -> None:
@@ -255,7 +238,7 @@ def _request(ev: dict[str, Any], row: Row, attrs: dict[str, str]) -> None:
         attrs["server_timing." + k] = as_text(dur)  # type: ignore[assignment]
     # The SDK injected this traceparent, so its span id is this client span itself; the
     # server's span will name it as parent.
-    ctx = _trace(_str(ev, "traceparent", ""))
+    ctx = trace_fields(_str(ev, "traceparent", ""))
     if ctx:
         row["trace_id"] = ctx["trace_id"]
         row["span_id"] = ctx["parent_span_id"]
@@ -290,7 +273,7 @@ def _error(ev: dict[str, Any], row: Row, attrs: dict[str, str]) -> None:
         n = _int(err, key, "error.")
         if n is not None:
             attrs["error." + key] = str(n)
-    row.update(_trace(_str(ev, "traceparent", "")))
+    row.update(trace_fields(_str(ev, "traceparent", "")))
 
 
 def _vital(ev: dict[str, Any], row: Row, attrs: dict[str, str]) -> None:
