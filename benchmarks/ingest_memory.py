@@ -2,7 +2,8 @@
 
 Builds a 2 GB NDJSON file from simulated service logs, ingests it in a child process, and
 prints the child's peak RSS; as the in-run reference, the peak RSS of a child that only
-imports Seamline and opens the store. Target: peak under 1 GB.
+imports Seamline and opens the store. Target: peak under 1 GB. To show the ingest streams,
+a file of half the size is ingested too: its peak should be about the same.
 """
 
 from __future__ import annotations
@@ -49,12 +50,17 @@ def main() -> None:
         sim = simulated(root / "sim")
         big = root / "big.ndjson"
         t = time.perf_counter()
-        n = cycle_lines([largest(sorted((sim / "services").glob("*.ndjson")))], big, size_bytes=SIZE)
+        source = largest(sorted((sim / "services").glob("*.ndjson")))
+        n = cycle_lines([source], big, size_bytes=SIZE)
         print(f"input: {big.stat().st_size / 1e9:.2f} GB, {n:,} lines (built in {time.perf_counter() - t:.0f} s)")
         _, base_rss = run_child(str(root / "home0"))
         (read, stored, seconds), peak = run_child(str(root / "home"), str(big))
+        big.unlink()
+        cycle_lines([source], big, size_bytes=SIZE // 2)
+        _, half_peak = run_child(str(root / "home-half"), str(big))
     print(f"ingest: {int(read):,} lines read, {int(stored):,} stored in {seconds} s")
     print(f"peak RSS while ingesting: {peak / 1e6:,.0f} MB (target < 1000 MB)")
+    print(f"streaming: peak RSS on a file of half the size {half_peak / 1e6:,.0f} MB; ratio {peak / half_peak:.2f}")
     print(f"reference: peak RSS of import + open store: {base_rss / 1e6:,.0f} MB; ratio {peak / base_rss:.1f}x")
 
 

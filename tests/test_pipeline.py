@@ -10,6 +10,7 @@ import pytest
 from seamline.app import App
 from seamline.schema import SCHEMA_VERSION
 from seamline.settings import Settings
+from seamline.sources import UnknownSource
 
 GOOD = "2026-11-02T10:00:00Z|client_request|120.5|user-{i}"
 
@@ -156,3 +157,31 @@ def test_small_batches_commit_checkpoints_with_rows(home: Path, toy_source: str,
     run = application.store.query("SELECT status, records_read, rows_stored FROM ingest_batches").to_pylist()[0]
     assert run == {"status": "done", "records_read": 100, "rows_stored": 100}
     application.close()
+
+
+def _duckdb_text(limit: str) -> str:
+    """How DuckDB spells a memory limit once set (e.g. 256MB -> 244.1 MiB)."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET memory_limit = ?", [limit])
+    return str(con.execute("SELECT current_setting('memory_limit')").fetchone()[0])  # type: ignore[index]
+
+
+def test_file_ingest_caps_the_database_memory_and_restores_it(app: App, toy_source: str, tmp_path: Path) -> None:
+    """A file ingest runs under ingest_memory_limit; afterwards, even after a failure, memory_limit holds again."""
+    path = tmp_path / "a.log"
+    path.write_text(_lines(50))
+    seen: list[str] = []
+    reader = app.store.cursor()
+
+    def progress(_: int) -> None:
+        seen.append(reader.execute("SELECT current_setting('memory_limit')").fetchone()[0])  # type: ignore[index]
+
+    app.ingestor.ingest_file(path, source=toy_source, progress=progress)
+    assert seen and set(seen) == {_duckdb_text(app.settings.ingest_memory_limit)}
+    configured = _duckdb_text(app.settings.memory_limit)
+    assert reader.execute("SELECT current_setting('memory_limit')").fetchone()[0] == configured  # type: ignore[index]
+    with pytest.raises(UnknownSource, match="nope"):
+        app.ingestor.ingest_file(path, source="nope")
+    assert reader.execute("SELECT current_setting('memory_limit')").fetchone()[0] == configured  # type: ignore[index]

@@ -122,28 +122,29 @@ def follow_file(
         current.close()
         current = _OpenFile(path, prior[0]["offset_bytes"], prior[0]["lines"], ingestor.settings.max_line_bytes)
     try:
-        while True:
-            records = current.complete_lines()
-            if not records and current.replaced(path):
-                current.close()
-                current = _OpenFile(path, 0, 0, ingestor.settings.max_line_bytes)
-                stats.rotations += 1
-                continue
-            for record in records:
-                run.add(record)
-            if records:
-                ingestor.writer.submit(run.take_ops((current.fingerprint, records[-1])))
-                ingestor.writer.flush()
-                res = run.result
-                stats.records_read, stats.rows_stored, stats.rows_quarantined = (
-                    res.records_read,
-                    res.rows_stored,
-                    res.rows_quarantined,
-                )
-                if on_poll:
-                    on_poll(stats)
-            if stop.wait(poll_s if not records else 0):
-                break
+        with ingestor.store.bulk_load(ingestor.settings.ingest_memory_limit):
+            while True:
+                records = current.complete_lines()
+                if not records and current.replaced(path):
+                    current.close()
+                    current = _OpenFile(path, 0, 0, ingestor.settings.max_line_bytes)
+                    stats.rotations += 1
+                    continue
+                for record in records:
+                    run.add(record)
+                if records:
+                    ingestor.writer.submit(run.take_ops((current.fingerprint, records[-1])))
+                    ingestor.writer.flush()
+                    res = run.result
+                    stats.records_read, stats.rows_stored, stats.rows_quarantined = (
+                        res.records_read,
+                        res.rows_stored,
+                        res.rows_quarantined,
+                    )
+                    if on_poll:
+                        on_poll(stats)
+                if stop.wait(poll_s if not records else 0):
+                    break
     finally:
         current.close()
         res = run.result

@@ -372,6 +372,16 @@ class Ingestor:
         progress: Callable[[int], None] | None = None,
     ) -> IngestResult:
         """Ingest one file (plain or gzip) from its last checkpoint."""
+        with self.store.bulk_load(self.settings.ingest_memory_limit):
+            return self._ingest_file(path, source, options, progress)
+
+    def _ingest_file(
+        self,
+        path: Path,
+        source: str | None,
+        options: Mapping[str, str] | None,
+        progress: Callable[[int], None] | None,
+    ) -> IngestResult:
         started = time.perf_counter()
         path = path.resolve()
         origin = str(path)

@@ -47,6 +47,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("environment", "production", "Environment stamped on records that do not name one."),
     Setting("memory_limit", "4GB", "Most memory the embedded database may use before it spills to disk."),
     Setting(
+        "ingest_memory_limit",
+        "256MB",
+        "Memory limit of the embedded database while a file is ingested or followed (caps its written-block cache).",
+    ),
+    Setting(
         "batch_rows",
         122_880,
         "Rows per transaction of file ingest; DuckDB's row-group size (or a multiple) inserts fastest.",

@@ -7,6 +7,7 @@ backend (ClickHouse) can be added as another module without touching them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -60,6 +61,10 @@ class Store(Protocol):
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         """Run a write statement (DDL, update, delete)."""
+        ...
+
+    def bulk_load(self, memory_limit: str) -> AbstractContextManager[None]:
+        """Hold the store's memory to `memory_limit` while a bulk load runs (it reads nothing back)."""
         ...
 
     def schema_status(self) -> SchemaStatus:

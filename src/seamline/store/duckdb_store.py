@@ -59,6 +59,7 @@ class DuckDBStore:
     ) -> None:
         self.path = Path(path)
         self.read_only = read_only
+        self.memory_limit = memory_limit
         self.encrypted = bool(encryption_key)
         if read_only and not self.path.exists():
             raise StoreError(f"no database at {self.path}; run `seamline ingest` or `seamline schema upgrade` first")
@@ -158,6 +159,22 @@ class DuckDBStore:
                 self._con.execute("ROLLBACK")
                 raise
         return total
+
+    @contextmanager
+    def bulk_load(self, memory_limit: str) -> Iterator[None]:
+        """Cap DuckDB's memory while a bulk load runs, then restore the configured limit.
+
+        DuckDB keeps every block it writes cached until memory_limit is reached, so a file ingest
+        would otherwise grow by about 80 MB per GB of input (1.3 GB peak RSS on 4 GB) although
+        it never reads those blocks back; under the cap they are dropped as new ones come.
+        """
+        with self._lock:
+            self._con.execute("SET memory_limit = ?", [memory_limit])
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._con.execute("SET memory_limit = ?", [self.memory_limit])
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
