@@ -36,6 +36,7 @@ demo: $(VENV)/.installed
 ## test: install what the tests need (Python packages, the SDK's node tools, Debian's chromium), lint, run every test
 test: $(VENV)/.installed-test sdk/node_modules browser
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	cd sdk && npm test && npm run build -- --check
 	$(BIN)/python -m pytest -n 2 --durations=10
 
@@ -60,6 +61,7 @@ shop: $(VENV)/.installed
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 ## docs: regenerate docs/dictionary.md from the code
 docs: $(VENV)/.installed

@@ -89,8 +89,11 @@ def _time(client: httpx.Client, path: str, params: dict[str, str]) -> float:
 def main() -> None:
     t = time.perf_counter()
     info = build(HOME / "home", HOME / "sim", EVENTS)
-    print(f"store: {info['events']:,} events in {HOME / 'home'} ({'reused' if info.get('reused') else 'built'} "
-          f"in {time.perf_counter() - t:.0f} s)", file=sys.stderr)
+    print(
+        f"store: {info['events']:,} events in {HOME / 'home'} ({'reused' if info.get('reused') else 'built'} "
+        f"in {time.perf_counter() - t:.0f} s)",
+        file=sys.stderr,
+    )
     store = DuckDBStore(HOME / "home" / "seamline.duckdb")
     store.upgrade()
     t = time.perf_counter()
@@ -124,9 +127,13 @@ def main() -> None:
                         pages.append((filter_name, page, (time.perf_counter() - started) * 1000))
             session = sample[0]["session_id"]
             _time(client, "/api/views/session", {"session_id": session})
-            results.append(("-", "session (timeline by id)", [
-                _time(client, "/api/views/session", {"session_id": r["session_id"]}) for r in sample[:REPEAT]
-            ]))
+            results.append(
+                (
+                    "-",
+                    "session (timeline by id)",
+                    [_time(client, "/api/views/session", {"session_id": r["session_id"]}) for r in sample[:REPEAT]],
+                )
+            )
             results.append(("-", "saved views", [_time(client, "/api/saved-views", {}) for _ in range(REPEAT)]))
             SERVER_MS.clear()
             by_id = [_time(client, "/api/views/waterfall", {"ident": r["transaction_id"]}) for r in sample]
@@ -150,9 +157,11 @@ def main() -> None:
 
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"\nload average at the end (1/5/15 min; the machine has {os.cpu_count()} cores): {load}")
-    print(f"store: {counts['events']:,} events, {counts['transactions']:,} transactions, "
-          f"{counts['requests']:,} request facts; facts refresh: {facts['transactions']:,} transactions "
-          f"in {facts_s:.1f} s ({os.cpu_count()} cores)")
+    print(
+        f"store: {counts['events']:,} events, {counts['transactions']:,} transactions, "
+        f"{counts['requests']:,} request facts; facts refresh: {facts['transactions']:,} transactions "
+        f"in {facts_s:.1f} s ({os.cpu_count()} cores)"
+    )
     print(f"\ndashboard API calls over HTTP, {REPEAT} runs each (target p95 <= {DASHBOARD_MS:.0f} ms)")
     print(f"{'filters':12s} {'call':38s} {'p50 ms':>8s} {'p95 ms':>8s} {'max ms':>8s}")
     worst = 0.0
@@ -165,8 +174,9 @@ def main() -> None:
     print("\npages (their calls issued together, as the browser does)")
     for filter_name, page, ms in pages:
         print(f"{filter_name:12s} {page:12s} {ms:8.1f} ms")
-    print(f"\ntransaction by id (waterfall), {len(by_id)} random transactions over 51 days "
-          f"(target <= {BY_ID_MS:.0f} ms)")
+    print(
+        f"\ntransaction by id (waterfall), {len(by_id)} random transactions over 51 days (target <= {BY_ID_MS:.0f} ms)"
+    )
     for label, times in (
         ("HTTP, first look (cold: that day not read since the server started)", by_id),
         ("  of which the view itself (Server-Timing)", by_id_view),
@@ -175,8 +185,10 @@ def main() -> None:
         ("in process, fresh process (cold)", in_process),
     ):
         p95 = _pct(times, 0.95)
-        print(f"  {label}: p50 {statistics.median(times):.1f} ms, p95 {p95:.1f} ms, max {max(times):.1f} ms "
-              f"({'met' if p95 <= BY_ID_MS else 'MISSED'})")
+        print(
+            f"  {label}: p50 {statistics.median(times):.1f} ms, p95 {p95:.1f} ms, max {max(times):.1f} ms "
+            f"({'met' if p95 <= BY_ID_MS else 'MISSED'})"
+        )
 
 
 if __name__ == "__main__":

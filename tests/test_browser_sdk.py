@@ -265,8 +265,12 @@ def test_click_fetch_and_server_log_share_one_trace(tmp_path: Path) -> None:
             "JOIN events e ON e.event_id = et.event_id "
             "WHERE a.kind = 'client_action' AND a.name LIKE 'button#add-to-cart%' AND t.links_exact >= 1"
         ).to_pylist()
-        wanted = {("client_action", "client_events"), ("client_request", "client_events"),
-                  ("server_request", "json_log"), ("server_log", "json_log")}
+        wanted = {
+            ("client_action", "client_events"),
+            ("client_request", "client_events"),
+            ("server_request", "json_log"),
+            ("server_log", "json_log"),
+        }
         assert wanted <= {(m["kind"], m["source"]) for m in members}
         (action,) = store.query(
             "SELECT name, attributes['action_id'] AS action_id, trace_id FROM events "

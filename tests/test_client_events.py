@@ -94,8 +94,13 @@ def test_retried_batch_is_stored_once(app: App, tmp_path: Path) -> None:
 
 def test_request_traceparent_is_the_client_span() -> None:
     """A request's injected traceparent names the client span itself: span_id, no parent."""
-    ev = {"type": "request", "id": "r", "ts": 1764410000000, "traceparent": TRACEPARENT,
-          "request": {"method": "get", "url": "/api/x", "status": 200, "duration": 12.5}}
+    ev = {
+        "type": "request",
+        "id": "r",
+        "ts": 1764410000000,
+        "traceparent": TRACEPARENT,
+        "request": {"method": "get", "url": "/api/x", "status": 200, "duration": 12.5},
+    }
     (row,) = _parse(_batch([ev]))
     assert row["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
     assert row["span_id"] == "00f067aa0ba902b7" and "parent_span_id" not in row
@@ -104,8 +109,14 @@ def test_request_traceparent_is_the_client_span() -> None:
 
 def test_page_view_traceparent_is_the_parent() -> None:
     """A page view's traceparent is the server's document span, so it becomes parent_span_id."""
-    ev = {"type": "page_view", "id": "p", "ts": 1764410000000, "traceparent": TRACEPARENT,
-          "page": {"url": "https://shop.example/product/9?x=1"}, "nav": {"load": 900.5, "dns": 3}}
+    ev = {
+        "type": "page_view",
+        "id": "p",
+        "ts": 1764410000000,
+        "traceparent": TRACEPARENT,
+        "page": {"url": "https://shop.example/product/9?x=1"},
+        "nav": {"load": 900.5, "dns": 3},
+    }
     (row,) = _parse(_batch([ev]))
     assert row["parent_span_id"] == "00f067aa0ba902b7" and "span_id" not in row
     assert row["page"] == "/product/9" and row["duration_ms"] == 900.5
@@ -114,8 +125,11 @@ def test_page_view_traceparent_is_the_parent() -> None:
 
 def test_bad_event_is_rejected_alone() -> None:
     """Events with an unknown type, no ts or a wrong field type are rejected with their index and JSON."""
-    bad = [{"type": "swipe", "id": "x", "ts": 1}, {"type": "track", "id": "y", "event": "E"},
-           {"type": "request", "id": "z", "ts": 1764410000000, "request": {"status": "200"}}]
+    bad = [
+        {"type": "swipe", "id": "x", "ts": 1},
+        {"type": "track", "id": "y", "event": "E"},
+        {"type": "request", "id": "z", "ts": 1764410000000, "request": {"status": "200"}},
+    ]
     items = _parse(_batch([_track("ok1"), *bad, _track("ok2")]))
     rejected = [i for i in items if isinstance(i, Rejected)]
     assert [r.index for r in rejected] == [1, 2, 3]
@@ -147,8 +161,14 @@ def test_bad_batch_is_rejected_whole(batch: Any, reason: str) -> None:
 
 def test_flags_merge_and_identify_drops_pii() -> None:
     """Event flags override batch flags; identify keeps plan/segment but drops email, name, phone."""
-    ident = {"type": "identify", "id": "i", "ts": 1764410000000, "userId": "u_9", "flags": {"b": True},
-             "traits": {"email": "a@b.co", "lastName": "Doe", "phone_number": "1", "plan": "pro", "seats": 3}}
+    ident = {
+        "type": "identify",
+        "id": "i",
+        "ts": 1764410000000,
+        "userId": "u_9",
+        "flags": {"b": True},
+        "traits": {"email": "a@b.co", "lastName": "Doe", "phone_number": "1", "plan": "pro", "seats": 3},
+    }
     (row,) = _parse(_batch([ident], context={"flags": {"a": "on", "b": "off"}}))
     assert row["feature_flags"] == {"a": "on", "b": "true"}
     assert row["attributes"] == {"trait.plan": "pro", "trait.seats": "3"}
@@ -182,27 +202,60 @@ def test_sniff_and_registry() -> None:
     assert sniff(b'{"type":"track","messageId":"m","userId":"u","event":"E"}', "x.ndjson") == 0.0
 
 
-_SCALAR = (st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1)
-           | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8))
+_SCALAR = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8)
+)
 _JSON = st.recursive(
     _SCALAR,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=20,
 )
 _EVENT = st.fixed_dictionaries(
-    {"type": st.sampled_from(["page_view", "action", "request", "resource", "error", "vital",
-                              "visibility", "track", "identify", "bogus"]),
-     "id": st.one_of(st.text(min_size=1, max_size=4), _JSON),
-     "ts": st.one_of(st.floats(min_value=1.7e12, max_value=1.8e12), _JSON)},
-    optional={k: _JSON for k in ("page", "nav", "action", "request", "resource", "error", "vital", "state",
-                                 "event", "properties", "traits", "userId", "flags", "traceparent",
-                                 "actionId", "visibility")},
+    {
+        "type": st.sampled_from(
+            ["page_view", "action", "request", "resource", "error", "vital", "visibility", "track", "identify", "bogus"]
+        ),
+        "id": st.one_of(st.text(min_size=1, max_size=4), _JSON),
+        "ts": st.one_of(st.floats(min_value=1.7e12, max_value=1.8e12), _JSON),
+    },
+    optional={
+        k: _JSON
+        for k in (
+            "page",
+            "nav",
+            "action",
+            "request",
+            "resource",
+            "error",
+            "vital",
+            "state",
+            "event",
+            "properties",
+            "traits",
+            "userId",
+            "flags",
+            "traceparent",
+            "actionId",
+            "visibility",
+        )
+    },
 )
 _ENVELOPE = st.fixed_dictionaries(
-    {"v": st.one_of(st.just(1), _JSON), "sentAt": st.one_of(st.floats(1.7e12, 1.8e12), _JSON),
-     "session": st.one_of(st.fixed_dictionaries({"id": st.text(min_size=1, max_size=4)}, optional={
-         "anonymousId": _JSON, "userId": _JSON}), _JSON),
-     "events": st.one_of(st.lists(st.one_of(_EVENT, _JSON), min_size=1, max_size=4), _JSON)},
+    {
+        "v": st.one_of(st.just(1), _JSON),
+        "sentAt": st.one_of(st.floats(1.7e12, 1.8e12), _JSON),
+        "session": st.one_of(
+            st.fixed_dictionaries(
+                {"id": st.text(min_size=1, max_size=4)}, optional={"anonymousId": _JSON, "userId": _JSON}
+            ),
+            _JSON,
+        ),
+        "events": st.one_of(st.lists(st.one_of(_EVENT, _JSON), min_size=1, max_size=4), _JSON),
+    },
     optional={"receivedAt": st.one_of(st.floats(1.7e12, 1.8e12), _JSON), "context": _JSON},
 )
 

@@ -29,8 +29,9 @@ def _track(**fields: Any) -> dict[str, Any]:
 
 def test_untrusted_device_clock_is_corrected() -> None:
     """timestamp = receivedAt - (sentAt - device time); the device time stays raw in client_ts_raw."""
-    (row,) = _parse(_track(timestamp="2025-11-29T10:00:00.000Z", sentAt="2025-11-29T10:00:02Z",
-                           receivedAt="2025-11-29T09:00:05Z"))
+    (row,) = _parse(
+        _track(timestamp="2025-11-29T10:00:00.000Z", sentAt="2025-11-29T10:00:02Z", receivedAt="2025-11-29T09:00:05Z")
+    )
     assert row["ts"] == _us("2025-11-29T09:00:03Z")
     assert row["client_ts"] == _us("2025-11-29T10:00:00Z")
     assert row["client_ts_raw"] == "2025-11-29T10:00:00.000Z"
@@ -87,18 +88,35 @@ def test_message_id_is_the_natural_key() -> None:
 
 def test_envelope_rejects_bad_messages_alone() -> None:
     """A bad message in a batch is rejected with its index; the others are kept."""
-    items = _parse({"batch": [_track(timestamp="2025-11-29T10:00:00Z"), {"type": "track", "userId": "u"},
-                              {"type": "fly", "userId": "u"}, 5], "sentAt": "2025-11-29T10:00:01Z"})
+    items = _parse(
+        {
+            "batch": [
+                _track(timestamp="2025-11-29T10:00:00Z"),
+                {"type": "track", "userId": "u"},
+                {"type": "fly", "userId": "u"},
+                5,
+            ],
+            "sentAt": "2025-11-29T10:00:01Z",
+        }
+    )
     assert isinstance(items[0], dict)
     assert [(i.index, i.reason.split(":")[0]) for i in items[1:]] == [
-        (1, "message 1 (track)"), (2, "message 2 (fly)"), (3, "message 3")]
+        (1, "message 1 (track)"),
+        (2, "message 2 (fly)"),
+        (3, "message 3"),
+    ]
 
 
 @pytest.mark.parametrize(
     ("value", "reason"),
-    [(b"nope", "not JSON"), ([1], "must be a JSON object"), ({"batch": {}}, "batch must be an array"),
-     ({"batch": []}, "batch is empty"), ({"type": "track", "event": "E"}, "neither userId nor anonymousId"),
-     ({"type": "x", "userId": "u"}, "unknown message type")],
+    [
+        (b"nope", "not JSON"),
+        ([1], "must be a JSON object"),
+        ({"batch": {}}, "batch must be an array"),
+        ({"batch": []}, "batch is empty"),
+        ({"type": "track", "event": "E"}, "neither userId nor anonymousId"),
+        ({"type": "x", "userId": "u"}, "unknown message type"),
+    ],
 )
 def test_unusable_call_is_a_bad_record(value: Any, reason: str) -> None:
     """A single call that cannot be stored raises BadRecord with the reason."""
@@ -131,8 +149,12 @@ def test_each_type_maps_to_its_kind() -> None:
 
 def test_context_fields() -> None:
     """context.userAgent, page, ip and traits fill user_agent, page, referrer, client_ip and segment."""
-    ctx = {"userAgent": "UA/1", "ip": "198.51.100.7", "traits": {"segment": "smb"},
-           "page": {"url": "https://x.example/a/b?c=d", "referrer": "https://ref.example/"}}
+    ctx = {
+        "userAgent": "UA/1",
+        "ip": "198.51.100.7",
+        "traits": {"segment": "smb"},
+        "page": {"url": "https://x.example/a/b?c=d", "referrer": "https://ref.example/"},
+    }
     (row,) = _parse(_track(context=ctx, timestamp="2025-11-29T10:00:00Z", userId="u"))
     assert (row["user_agent"], row["client_ip"], row["segment"]) == ("UA/1", "198.51.100.7", "smb")
     assert row["page"] == "/a/b" and row["referrer"] == "https://ref.example/"
@@ -153,9 +175,25 @@ _JSON = st.recursive(
 )
 _MESSAGE = st.fixed_dictionaries(
     {"type": st.sampled_from(["track", "page", "screen", "identify", "group", "alias", "x"])},
-    optional={k: st.one_of(st.text(max_size=6), _JSON) for k in (
-        "userId", "anonymousId", "messageId", "event", "name", "groupId", "previousId", "properties",
-        "traits", "context", "timestamp", "originalTimestamp", "sentAt", "receivedAt")},
+    optional={
+        k: st.one_of(st.text(max_size=6), _JSON)
+        for k in (
+            "userId",
+            "anonymousId",
+            "messageId",
+            "event",
+            "name",
+            "groupId",
+            "previousId",
+            "properties",
+            "traits",
+            "context",
+            "timestamp",
+            "originalTimestamp",
+            "sentAt",
+            "receivedAt",
+        )
+    },
 )
 
 

@@ -73,13 +73,19 @@ def test_template_path(path: str, expected: str) -> None:
     ("url", "expected"),
     [
         ("https://shop.example/api/cart?session=abc&qty=1", "https://shop.example/api/cart?session=redacted&qty=1"),
-        ("/api?access_token=x&apiKey=y&keyword=shoes&monkey=1",
-         "/api?access_token=redacted&apiKey=redacted&keyword=shoes&monkey=1"),
-        ("/s3/o?X-Amz-Signature=ab12&X-Amz-Credential=c&part=2",
-         "/s3/o?X-Amz-Signature=redacted&X-Amz-Credential=redacted&part=2"),
+        (
+            "/api?access_token=x&apiKey=y&keyword=shoes&monkey=1",
+            "/api?access_token=redacted&apiKey=redacted&keyword=shoes&monkey=1",
+        ),
+        (
+            "/s3/o?X-Amz-Signature=ab12&X-Amz-Credential=c&part=2",
+            "/s3/o?X-Amz-Signature=redacted&X-Amz-Credential=redacted&part=2",
+        ),
         ("/cb?code=9f2&state=xyz&password=hunter2", "/cb?code=redacted&state=xyz&password=redacted"),
-        ("/a?email=bob%40x.com&u=bob@x.com&sig=1&auth=2&secret=3",
-         "/a?email=redacted&u=redacted&sig=redacted&auth=redacted&secret=redacted"),
+        (
+            "/a?email=bob%40x.com&u=bob@x.com&sig=1&auth=2&secret=3",
+            "/a?email=redacted&u=redacted&sig=redacted&auth=redacted&secret=redacted",
+        ),
         ("https://user:pw@shop.example/a#access_token=zz", "https://shop.example/a"),
         ("/reset/jane@x.com/confirm;jsessionid=123", "/reset/{email}/confirm;jsessionid=redacted"),
         ("/product/123?ref=mail", "/product/123?ref=mail"),
@@ -93,17 +99,26 @@ def test_scrub_url(url: str, expected: str) -> None:
 
 def test_template_routes_on_a_batch(ctx: Context) -> None:
     """route is filled from url where missing, page is templated, url and referrer are scrubbed."""
-    batch = _batch([
-        {"url": "https://shop.example/api/orders/88?token=t0k", "page": "/orders/88"},
-        {"url": "https://shop.example/api/orders/89?token=t1k", "route": "/api/orders/:id",
-         "page": "https://shop.example/u/a@b.co?x=1", "referrer": "https://shop.example/?email=a%40b.co"},
-        {},
-    ])
+    batch = _batch(
+        [
+            {"url": "https://shop.example/api/orders/88?token=t0k", "page": "/orders/88"},
+            {
+                "url": "https://shop.example/api/orders/89?token=t1k",
+                "route": "/api/orders/:id",
+                "page": "https://shop.example/u/a@b.co?x=1",
+                "referrer": "https://shop.example/?email=a%40b.co",
+            },
+            {},
+        ]
+    )
     out = template_routes(batch, ctx)
     assert _col(out, "route") == ["/api/orders/{id}", "/api/orders/:id", None]
     assert _col(out, "page") == ["/orders/{id}", "/u/{email}", None]
-    assert _col(out, "url") == ["https://shop.example/api/orders/88?token=redacted",
-                                "https://shop.example/api/orders/89?token=redacted", None]
+    assert _col(out, "url") == [
+        "https://shop.example/api/orders/88?token=redacted",
+        "https://shop.example/api/orders/89?token=redacted",
+        None,
+    ]
     assert _col(out, "referrer") == [None, "https://shop.example/?email=redacted", None]
     assert out.schema == batch.schema
     assert template_routes(out, ctx).equals(out)  # idempotent
@@ -112,19 +127,37 @@ def test_template_routes_on_a_batch(ctx: Context) -> None:
 # --- user agents ---------------------------------------------------------------------------------
 
 UAS = [
-    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
-     ("Chrome", "131", "Windows", "desktop")),
-    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 "
-     "Mobile/15E148 Safari/604.1", ("Mobile Safari", "17", "iOS", "mobile")),
-    ("Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 "
-     "Mobile/15E148 Safari/604.1", ("Mobile Safari", "17", "iOS", "tablet")),
-    ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile "
-     "Safari/537.36", ("Chrome Mobile", "131", "Android", "mobile")),
-    ("Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
-     ("Chrome", "131", "Android", "tablet")),
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
+        "Safari/537.36",
+        ("Chrome", "131", "Windows", "desktop"),
+    ),
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 "
+        "Mobile/15E148 Safari/604.1",
+        ("Mobile Safari", "17", "iOS", "mobile"),
+    ),
+    (
+        "Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 "
+        "Mobile/15E148 Safari/604.1",
+        ("Mobile Safari", "17", "iOS", "tablet"),
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile "
+        "Safari/537.36",
+        ("Chrome Mobile", "131", "Android", "mobile"),
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
+        "Safari/537.36",
+        ("Chrome", "131", "Android", "tablet"),
+    ),
     ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", ("Googlebot", "2", None, "bot")),
-    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 "
-     "Safari/605.1.15", ("Safari", "17", "Mac OS X", "desktop")),
+    (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 "
+        "Safari/605.1.15",
+        ("Safari", "17", "Mac OS X", "desktop"),
+    ),
     ("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0", ("Firefox", "133", "Linux", "desktop")),
     ("curl/8.5.0", ("curl", "8", None, "other")),
 ]
@@ -139,8 +172,7 @@ def test_parse_one_user_agent(ua: str, expected: tuple[Any, ...]) -> None:
 def test_parse_user_agent_fills_only_nulls_and_memoises(ctx: Context) -> None:
     """Known values are kept, missing ones filled, and each distinct UA is parsed once per context."""
     chrome, iphone = UAS[0][0], UAS[1][0]
-    batch = _batch([{"user_agent": chrome}, {"user_agent": chrome, "browser": "Custom"},
-                    {"user_agent": iphone}, {}])
+    batch = _batch([{"user_agent": chrome}, {"user_agent": chrome, "browser": "Custom"}, {"user_agent": iphone}, {}])
     out = parse_user_agent(batch, ctx)
     assert _col(out, "browser") == ["Chrome", "Custom", "Mobile Safari", None]
     assert _col(out, "device_type") == ["desktop", "desktop", "mobile", None]
@@ -170,9 +202,15 @@ def test_flag_state_at_boundaries(ctx: Context) -> None:
 def test_flags_per_environment_and_under_record_flags(ctx: Context) -> None:
     """Environment-specific changes apply only there, and the record's own flags win."""
     ctx.flag_timeline = TIMELINE
-    rows = [{"kind": "page_view", "ts": T0 + 1, "environment": "staging"},
-            {"kind": "page_view", "ts": T0 + 1, "environment": "production",
-             "feature_flags": {"checkout_v2": "off", "x": "1"}}]
+    rows = [
+        {"kind": "page_view", "ts": T0 + 1, "environment": "staging"},
+        {
+            "kind": "page_view",
+            "ts": T0 + 1,
+            "environment": "production",
+            "feature_flags": {"checkout_v2": "off", "x": "1"},
+        },
+    ]
     flags = [dict(f) for f in _col(enrich(rows_to_batch(rows), ctx), "feature_flags")]
     assert flags == [{"checkout_v2": "on", "search": "b"}, {"checkout_v2": "off", "x": "1"}]
 
@@ -198,10 +236,16 @@ def test_pipeline_order_enriches_before_pseudonymizing(ctx: Context) -> None:
 @pytest.mark.parametrize(
     ("name", "text"),
     [
-        ("flags.json", '[{"ts": "2026-11-02T10:01:00Z", "flag": "a", "variant": "off"},'
-                       ' {"ts": 1793613600000000, "flag": "a", "variant": "on"}]'),
-        ("flags.ndjson", '{"ts": 1793613660000, "flag": "a", "variant": "off"}\n'
-                         '{"ts": "2026-11-02T10:00:00Z", "flag": "a", "variant": "on"}\n'),
+        (
+            "flags.json",
+            '[{"ts": "2026-11-02T10:01:00Z", "flag": "a", "variant": "off"},'
+            ' {"ts": 1793613600000000, "flag": "a", "variant": "on"}]',
+        ),
+        (
+            "flags.ndjson",
+            '{"ts": 1793613660000, "flag": "a", "variant": "off"}\n'
+            '{"ts": "2026-11-02T10:00:00Z", "flag": "a", "variant": "on"}\n',
+        ),
         ("flags.csv", "ts,flag,variant,environment\n2026-11-02T10:01:00Z,a,off,\n2026-11-02T10:00:00Z,a,on,\n"),
     ],
 )
@@ -211,7 +255,9 @@ def test_load_flag_timeline(tmp_path: Path, name: str, text: str) -> None:
     path.write_text(text)
     changes = load_flag_timeline(path)
     assert [(c["ts"], c["variant"], c["environment"]) for c in changes] == [
-        (T0, "on", None), (T0 + 60_000_000, "off", None)]
+        (T0, "on", None),
+        (T0 + 60_000_000, "off", None),
+    ]
 
 
 def test_load_flag_timeline_rejects_bad_entries(tmp_path: Path) -> None:

@@ -210,9 +210,7 @@ CLI_CAPS: dict[str, Cap | Callable[[Mapping[str, Any]], Cap]] = {
     "annotate list": Cap.AGGREGATES,
     "correlate": Cap.EDIT,
     # With a FILE it only sniffs the format; --no-store reads aggregates; otherwise it stores anomalies.
-    "detect": lambda args: (
-        Cap.PUBLIC if args.get("file") else Cap.EDIT if args.get("store", True) else Cap.AGGREGATES
-    ),
+    "detect": lambda args: Cap.PUBLIC if args.get("file") else Cap.EDIT if args.get("store", True) else Cap.AGGREGATES,
     "alerts check": Cap.EDIT,
     "alerts test": Cap.EDIT,
     "annotate add": Cap.EDIT,

@@ -191,4 +191,3 @@ def raw_inputs(out: Path) -> list[tuple[Path, dict[str, str]]]:
         if path.name != "log_format.txt"
     ]
     return [*files, (out / "legacy" / "access.log", {"service": "legacy"})]
-

@@ -141,8 +141,11 @@ def user_impact(
         "filters": filters.to_params(),
         "condition": condition,
         "threshold_ms": threshold_ms if condition == "slow" else None,
-        "scope": {k: v for k, v in (("flow", flow), ("page", page), ("name", name), ("route", route),
-                                    ("service", service)) if v is not None},
+        "scope": {
+            k: v
+            for k, v in (("flow", flow), ("page", page), ("name", name), ("route", route), ("service", service))
+            if v is not None
+        },
         "affected": affected,
         "total": {k: totals[k] for k in ("users", "sessions", "transactions")},
         "share": {k: rate(affected[k], totals[k]) for k in affected},

@@ -117,9 +117,7 @@ def filter_options(store: Store, filters: Filters) -> dict[str, Any]:
     )
     out: dict[str, Any] = {}
     for d in dims:
-        values = sorted(
-            (r for r in data if r[f"g_{d}"] == 0 and r[d] is not None), key=lambda r: (-r["n"], str(r[d]))
-        )
+        values = sorted((r for r in data if r[f"g_{d}"] == 0 and r[d] is not None), key=lambda r: (-r["n"], str(r[d])))
         out[d] = [r[d] for r in values][:100]
     out["release"] = sorted(set(out.pop("release")) | set(out.pop("backend_release")))
     flag_rows = rows(

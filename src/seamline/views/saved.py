@@ -43,20 +43,69 @@ class SavedView:
 
 
 SHARED: tuple[SavedView, ...] = (
-    SavedView("shared-overview-7d", "Watchlist, last 7 days", SHARED_TEAM, "overview", "range=7d",
-              "Health of the watched flows and pages over a week.", shared=True),
-    SavedView("shared-checkout", "Checkout health", SHARED_TEAM, "flow", "flow=checkout",
-              "Latency, segments, failures and slowest transactions of checkout.", shared=True),
-    SavedView("shared-failing-routes", "Failing API routes", SHARED_TEAM, "failures", "by=route",
-              "Client requests by route: no response, 4xx, 5xx, timeouts.", shared=True),
-    SavedView("shared-backends", "Backends and dependencies", SHARED_TEAM, "failures", "by=service",
-              "Gateway, services and their database and third-party calls.", shared=True),
-    SavedView("shared-heatmap", "Backend latency vs page errors", SHARED_TEAM, "heatmap",
-              "backend=latency&frontend=errors", "Which backend moves with which page's errors.", shared=True),
-    SavedView("shared-release", "Latest release against the one before", SHARED_TEAM, "impact", "mode=release",
-              "p90 and failure rate before and after the latest release.", shared=True),
-    SavedView("shared-vitals-browser", "Web vitals by browser", SHARED_TEAM, "vitals", "by=browser",
-              "p75 LCP, INP, CLS per browser.", shared=True),
+    SavedView(
+        "shared-overview-7d",
+        "Watchlist, last 7 days",
+        SHARED_TEAM,
+        "overview",
+        "range=7d",
+        "Health of the watched flows and pages over a week.",
+        shared=True,
+    ),
+    SavedView(
+        "shared-checkout",
+        "Checkout health",
+        SHARED_TEAM,
+        "flow",
+        "flow=checkout",
+        "Latency, segments, failures and slowest transactions of checkout.",
+        shared=True,
+    ),
+    SavedView(
+        "shared-failing-routes",
+        "Failing API routes",
+        SHARED_TEAM,
+        "failures",
+        "by=route",
+        "Client requests by route: no response, 4xx, 5xx, timeouts.",
+        shared=True,
+    ),
+    SavedView(
+        "shared-backends",
+        "Backends and dependencies",
+        SHARED_TEAM,
+        "failures",
+        "by=service",
+        "Gateway, services and their database and third-party calls.",
+        shared=True,
+    ),
+    SavedView(
+        "shared-heatmap",
+        "Backend latency vs page errors",
+        SHARED_TEAM,
+        "heatmap",
+        "backend=latency&frontend=errors",
+        "Which backend moves with which page's errors.",
+        shared=True,
+    ),
+    SavedView(
+        "shared-release",
+        "Latest release against the one before",
+        SHARED_TEAM,
+        "impact",
+        "mode=release",
+        "p90 and failure rate before and after the latest release.",
+        shared=True,
+    ),
+    SavedView(
+        "shared-vitals-browser",
+        "Web vitals by browser",
+        SHARED_TEAM,
+        "vitals",
+        "by=browser",
+        "p75 LCP, INP, CLS per browser.",
+        shared=True,
+    ),
 )
 _SHARED_IDS = {v.view_id for v in SHARED}
 
@@ -138,16 +187,22 @@ def create_view(
     values = _clean(name, team, page, query)
     now = datetime.now(UTC)
     view = SavedView(
-        uuid.uuid4().hex[:16], values["name"], values["team"], values["page"], values["query"],
-        (description or "").strip()[:500] or None, based_on, now, now,
+        uuid.uuid4().hex[:16],
+        values["name"],
+        values["team"],
+        values["page"],
+        values["query"],
+        (description or "").strip()[:500] or None,
+        based_on,
+        now,
+        now,
     )
     store.apply(
         [
             Statement(
                 "INSERT INTO saved_views (view_id, name, team, page, query, description, based_on, created_at, "
                 "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (view.view_id, view.name, view.team, view.page, view.query, view.description, view.based_on,
-                 now, now),
+                (view.view_id, view.name, view.team, view.page, view.query, view.description, view.based_on, now, now),
             )
         ]
     )
@@ -166,8 +221,12 @@ def update_view(store: Store, view_id: str, **changes: str | None) -> dict[str, 
     if values:
         sets = ", ".join(f"{k} = ?" for k in values)  # keys come from _clean, never from the caller
         store.apply(
-            [Statement(f"UPDATE saved_views SET {sets}, updated_at = ? WHERE view_id = ?",
-                       (*values.values(), datetime.now(UTC), view_id))]
+            [
+                Statement(
+                    f"UPDATE saved_views SET {sets}, updated_at = ? WHERE view_id = ?",
+                    (*values.values(), datetime.now(UTC), view_id),
+                )
+            ]
         )
     found = get_view(store, view_id)
     assert found is not None

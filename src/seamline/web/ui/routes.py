@@ -163,9 +163,7 @@ def create_ui_router(app: App) -> APIRouter:
 
     @router.get("/sessions/{session_id}", response_class=HTMLResponse, include_in_schema=False)
     def session_page(request: Request, session_id: str) -> HTMLResponse:
-        return render(
-            request, "session.html", "session", title="Session timeline", params={"session_id": session_id}
-        )
+        return render(request, "session.html", "session", title="Session timeline", params={"session_id": session_id})
 
     for name, template, title in (
         ("failures", "failures.html", "Failures and user impact"),
@@ -182,8 +180,9 @@ def create_ui_router(app: App) -> APIRouter:
 
     @router.get("/dictionary", response_class=HTMLResponse, include_in_schema=False)
     def dictionary_page(request: Request) -> HTMLResponse:
-        return render(request, "dictionary.html", "dictionary", title="Data dictionary", data=VIEWS["dictionary"]
-                      .call(None, {}))
+        return render(
+            request, "dictionary.html", "dictionary", title="Data dictionary", data=VIEWS["dictionary"].call(None, {})
+        )
 
     # --- JSON twins -------------------------------------------------------------------------
     @router.get("/api/views", summary="Every view: name, description, parameters, endpoint")
