@@ -42,71 +42,24 @@ class SavedView:
         return {**asdict(self), "url": page_url(self.page, self.query)}
 
 
+# fmt: off
 SHARED: tuple[SavedView, ...] = (
-    SavedView(
-        "shared-overview-7d",
-        "Watchlist, last 7 days",
-        SHARED_TEAM,
-        "overview",
-        "range=7d",
-        "Health of the watched flows and pages over a week.",
-        shared=True,
-    ),
-    SavedView(
-        "shared-checkout",
-        "Checkout health",
-        SHARED_TEAM,
-        "flow",
-        "flow=checkout",
-        "Latency, segments, failures and slowest transactions of checkout.",
-        shared=True,
-    ),
-    SavedView(
-        "shared-failing-routes",
-        "Failing API routes",
-        SHARED_TEAM,
-        "failures",
-        "by=route",
-        "Client requests by route: no response, 4xx, 5xx, timeouts.",
-        shared=True,
-    ),
-    SavedView(
-        "shared-backends",
-        "Backends and dependencies",
-        SHARED_TEAM,
-        "failures",
-        "by=service",
-        "Gateway, services and their database and third-party calls.",
-        shared=True,
-    ),
-    SavedView(
-        "shared-heatmap",
-        "Backend latency vs page errors",
-        SHARED_TEAM,
-        "heatmap",
-        "backend=latency&frontend=errors",
-        "Which backend moves with which page's errors.",
-        shared=True,
-    ),
-    SavedView(
-        "shared-release",
-        "Latest release against the one before",
-        SHARED_TEAM,
-        "impact",
-        "mode=release",
-        "p90 and failure rate before and after the latest release.",
-        shared=True,
-    ),
-    SavedView(
-        "shared-vitals-browser",
-        "Web vitals by browser",
-        SHARED_TEAM,
-        "vitals",
-        "by=browser",
-        "p75 LCP, INP, CLS per browser.",
-        shared=True,
-    ),
+    SavedView("shared-overview-7d", "Watchlist, last 7 days", SHARED_TEAM, "overview", "range=7d",
+              "Health of the watched flows and pages over a week.", shared=True),
+    SavedView("shared-checkout", "Checkout health", SHARED_TEAM, "flow", "flow=checkout",
+              "Latency, segments, failures and slowest transactions of checkout.", shared=True),
+    SavedView("shared-failing-routes", "Failing API routes", SHARED_TEAM, "failures", "by=route",
+              "Client requests by route: no response, 4xx, 5xx, timeouts.", shared=True),
+    SavedView("shared-backends", "Backends and dependencies", SHARED_TEAM, "failures", "by=service",
+              "Gateway, services and their database and third-party calls.", shared=True),
+    SavedView("shared-heatmap", "Backend latency vs page errors", SHARED_TEAM, "heatmap",
+              "backend=latency&frontend=errors", "Which backend moves with which page's errors.", shared=True),
+    SavedView("shared-release", "Latest release against the one before", SHARED_TEAM, "impact", "mode=release",
+              "p90 and failure rate before and after the latest release.", shared=True),
+    SavedView("shared-vitals-browser", "Web vitals by browser", SHARED_TEAM, "vitals", "by=browser",
+              "p75 LCP, INP, CLS per browser.", shared=True),
 )
+# fmt: on
 _SHARED_IDS = {v.view_id for v in SHARED}
 
 
