@@ -185,3 +185,20 @@ def test_file_ingest_caps_the_database_memory_and_restores_it(app: App, toy_sour
     with pytest.raises(UnknownSource, match="nope"):
         app.ingestor.ingest_file(path, source="nope")
     assert reader.execute("SELECT current_setting('memory_limit')").fetchone()[0] == configured  # type: ignore[index]
+
+
+def test_unreadable_memory_limit_is_a_clear_error(home: Path, toy_source: str, tmp_path: Path) -> None:
+    """A memory setting DuckDB cannot read names the setting and its variable, and nothing is ingested."""
+    from seamline.store import StoreError
+
+    path = tmp_path / "a.log"
+    path.write_text(_lines(3))
+    application = App(Settings({"home": home, "ingest_memory_limit": "lots"}))
+    try:
+        with pytest.raises(StoreError, match=r"ingest_memory_limit.*SEAMLINE_INGEST_MEMORY_LIMIT.*'lots'"):
+            application.ingestor.ingest_file(path, source=toy_source)
+        assert _count(application, "events") == 0
+    finally:
+        application.close()
+    with pytest.raises(StoreError, match="SEAMLINE_MEMORY_LIMIT"):
+        _ = App(Settings({"home": home, "memory_limit": "much"})).store

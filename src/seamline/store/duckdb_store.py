@@ -85,7 +85,11 @@ class DuckDBStore:
             raise (unencrypted_hint(exc, self.path) or exc) from exc
         self._con.execute("SET TimeZone = 'UTC'")
         # Bounded so big joins spill to disk instead of taking the machine's memory.
-        self._con.execute("SET memory_limit = ?", [memory_limit])
+        try:
+            self._set_memory_limit(memory_limit, "memory_limit")
+        except StoreError:
+            self._con.close()
+            raise
         self._con.execute("SET enable_progress_bar = false")  # the CLI draws its own
         self._lock = threading.Lock()  # guards the shared write connection
 
@@ -169,12 +173,19 @@ class DuckDBStore:
         it never reads those blocks back; under the cap they are dropped as new ones come.
         """
         with self._lock:
-            self._con.execute("SET memory_limit = ?", [memory_limit])
+            self._set_memory_limit(memory_limit, "ingest_memory_limit")
         try:
             yield
         finally:
             with self._lock:
-                self._con.execute("SET memory_limit = ?", [self.memory_limit])
+                self._set_memory_limit(self.memory_limit, "memory_limit")
+
+    def _set_memory_limit(self, value: str, setting: str) -> None:
+        try:
+            self._con.execute("SET memory_limit = ?", [value])
+        except duckdb.Error as exc:
+            env = f"SEAMLINE_{setting.upper()}"
+            raise StoreError(f"setting {setting} ({env}) = {value!r} is not a memory size like 256MB or 4GB") from exc
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
