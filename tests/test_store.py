@@ -179,3 +179,25 @@ def test_writer_runs_jobs_in_queue_order(store: DuckDBStore) -> None:
         failing.result(5)
     writer.close()
     assert store.scalar("SELECT count(*) FROM events") == 10
+
+
+def test_readers_refuse_a_store_behind_the_code_and_say_what_to_run(tmp_path: Path) -> None:
+    """Opening a store below the head schema read-only (after a Seamline upgrade) names the fix, not a table."""
+    from seamline.settings import Settings
+    from seamline.store import open_store
+
+    settings = Settings({"home": tmp_path})
+    store = open_store(settings)
+    store.downgrade(HEAD - 1, force=True)
+    store.close()
+    with pytest.raises(
+        StoreError, match=f"schema version {HEAD - 1} .* reads version {HEAD}: run `seamline schema upgrade`"
+    ):
+        open_store(settings, read_only=True)
+    as_it_is = open_store(settings, read_only=True, upgrade=False)  # what `schema status` and the access check do
+    assert as_it_is.schema_status().current == HEAD - 1
+    as_it_is.close()
+    open_store(settings).close()  # a writer upgrades it
+    reader = open_store(settings, read_only=True)
+    assert reader.schema_status().current == HEAD
+    reader.close()

@@ -87,7 +87,7 @@ def _peek_store(settings: Settings) -> Iterator[Any]:
     if not Path(settings.database_path).exists():
         yield None
         return
-    store = open_store(settings, read_only=True)  # the same open path as the command (encryption key included)
+    store = open_store(settings, read_only=True, upgrade=False)  # as the command opens it (encryption key too)
     try:
         yield store
     finally:
