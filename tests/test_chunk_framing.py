@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seamline.sources._chunks import LineChunk, iter_line_chunks
-from seamline.sources._framing import FramingProblem, RawRecord, iter_lines, open_input
+from seamline.sources._framing import BOM, FramingProblem, RawRecord, iter_lines, open_input
 
 Item = tuple[int, bytes | tuple[str, bytes, int]]
 
@@ -52,12 +52,13 @@ lines_strategy = st.lists(
     max_line=st.integers(min_value=1, max_value=30),
     chunk=st.integers(min_value=1, max_value=50),
     skip=st.integers(min_value=0, max_value=10),
+    bom=st.booleans(),
 )
 def test_chunks_match_line_reader(
-    lines: list[bytes], final_newline: bool, max_line: int, chunk: int, skip: int
+    lines: list[bytes], final_newline: bool, max_line: int, chunk: int, skip: int, bom: bool
 ) -> None:
-    """Lines, positions and problems agree; every chunk ends at the offset of its last line."""
-    data = b"\n".join(lines) + (b"\n" if final_newline and lines else b"")
+    """Lines, positions and problems agree (a leading byte-order mark too); chunks end at their last line's offset."""
+    data = (BOM if bom else b"") + b"\n".join(lines) + (b"\n" if final_newline and lines else b"")
     # Resume from a line boundary, as a checkpoint would.
     boundaries = [0] + [i + 1 for i, byte in enumerate(data) if byte == 0x0A]
     start_line = min(skip, len(boundaries) - 1)
@@ -99,3 +100,12 @@ def test_truncated_gzip_reads_up_to_the_break(tmp_path: Path) -> None:
     assert _flatten(got) == _by_line(expected)
     assert isinstance(got[-1], RawRecord) and isinstance(got[-1].data, FramingProblem)
     assert got[-1].end_offset == expected[-1].end_offset
+
+
+def test_byte_order_mark_is_dropped_from_the_first_line_only(tmp_path: Path) -> None:
+    """A UTF-8 BOM at the start of a file is not part of line 1; offsets still count its 3 bytes."""
+    data = BOM + b'{"a":1}\n' + BOM + b'{"b":2}\n'
+    chunks = [c for c in iter_line_chunks(io.BytesIO(data), 100) if isinstance(c, LineChunk)]
+    assert [line for c in chunks for line in c.lines] == [b'{"a":1}', BOM + b'{"b":2}']
+    assert list(chunks[0].ends) == [11, 22]
+    assert [r.data for r in iter_lines(io.BytesIO(data), 100)] == [b'{"a":1}', BOM + b'{"b":2}']

@@ -202,3 +202,20 @@ def test_unreadable_memory_limit_is_a_clear_error(home: Path, toy_source: str, t
         application.close()
     with pytest.raises(StoreError, match="SEAMLINE_MEMORY_LIMIT"):
         _ = App(Settings({"home": home, "memory_limit": "much"})).store
+
+
+def test_file_starting_with_a_byte_order_mark_is_detected_and_read_whole(app: App, tmp_path: Path) -> None:
+    """A BOM (as PowerShell and .NET write) neither hides the format nor costs the first line."""
+    path = tmp_path / "win.ndjson"
+    lines = [
+        '{"time":"2026-11-02T10:00:00Z","level":"info","msg":"started","func":"main","file":"a.go"}',
+        '{"time":"2026-11-02T10:00:01Z","level":"warn","msg":"slow","func":"main","file":"a.go"}',
+    ]
+    path.write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode() + b"\n")
+    result = app.ingestor.ingest_file(path)
+    assert (result.source, result.rows_stored, result.rows_quarantined) == ("json_log", 2, 0)
+    rows = app.store.query("SELECT position, message, level FROM events ORDER BY position").to_pylist()
+    assert rows == [
+        {"position": 1, "message": "started", "level": "info"},
+        {"position": 2, "message": "slow", "level": "warn"},
+    ]

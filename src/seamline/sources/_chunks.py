@@ -21,7 +21,7 @@ from typing import BinaryIO, Protocol
 
 import pyarrow as pa
 
-from seamline.sources._framing import FramingProblem, RawRecord, iter_lines
+from seamline.sources._framing import BOM, FramingProblem, RawRecord, iter_lines
 
 CHUNK_BYTES = 1 << 22
 _HEAD_BYTES = 4096  # as much of an over-long line as its quarantine entry keeps
@@ -199,6 +199,8 @@ class _ChunkReader:
         first = self.line_no + 1
         ends = list(accumulate(map(newline.__add__, map(len, pieces)), initial=self.offset))
         del ends[0]
+        if not self.offset and pieces[0].startswith(BOM):  # the file's byte-order mark (see _framing.BOM)
+            pieces[0] = pieces[0][len(BOM) :]
         self.offset = ends[-1]
         self.line_no += len(pieces)
         if crlf:

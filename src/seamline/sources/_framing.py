@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 FINGERPRINT_BYTES = 1024
+# Windows tools (PowerShell's Out-File, .NET loggers) start UTF-8 files with a byte-order mark;
+# it belongs to the file, not to its first record, so framing drops it (offsets still count it).
+BOM = b"\xef\xbb\xbf"
 _CHUNK = 1 << 20
 
 
@@ -75,10 +78,10 @@ def read_sample(path: Path, size: int = 16_384) -> bytes:
     """The first bytes of the decompressed content, for format detection."""
     try:
         with open_input(path) as f:
-            return f.read(size)
+            return f.read(size).removeprefix(BOM)
     except (OSError, EOFError, zlib.error):
         with path.open("rb") as f:
-            return f.read(size)
+            return f.read(size).removeprefix(BOM)
 
 
 def iter_lines(
@@ -133,8 +136,10 @@ def iter_lines(
                 offset,
             )
             continue
-        offset += len(chunk)
         data = chunk.rstrip(b"\r\n")
+        if not offset:
+            data = data.removeprefix(BOM)
+        offset += len(chunk)
         if not data.strip():
             continue  # blank lines carry nothing; they still advance the line count
         yield RawRecord(line_no, data, offset)
@@ -161,4 +166,4 @@ def iter_whole(stream: BinaryIO, max_bytes: int) -> Iterator[RawRecord]:
     if len(data) > max_bytes:
         yield RawRecord(1, FramingProblem(f"body exceeds {max_bytes} bytes", data[:4096], len(data)), len(data))
         return
-    yield RawRecord(1, data, len(data))
+    yield RawRecord(1, data.removeprefix(BOM), len(data))
