@@ -21,6 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from seamline._output import console, err_console, print_rows, to_json
 from seamline.alerting import AlertEngine, RulesError, default_rules_text, list_alerts, load_rules
 from seamline.app import App, home_settings
+from seamline.commands._common import HomeOption, _fail
 from seamline.settings import Settings
 from seamline.store import StoreError
 
@@ -28,10 +29,6 @@ alerts_app = typer.Typer(
     help="Alert rules: check them, list alerts, test a rule, write the defaults.", no_args_is_help=True
 )
 
-HomeOption = Annotated[
-    Path | None,
-    typer.Option("--home", help="Data directory (default ./.seamline, or $SEAMLINE_HOME).", show_default=False),
-]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 RulesOption = Annotated[
     Path | None,
@@ -45,11 +42,6 @@ _DATA_WORDS = ("first", "last")
 def register(app: typer.Typer) -> None:
     """Add `alerts` to the seamline CLI."""
     app.add_typer(alerts_app, name="alerts")
-
-
-def _fail(message: str, code: int = 1) -> None:
-    err_console.print(f"[bold red]error:[/bold red] {message}")
-    raise typer.Exit(code)
 
 
 def _rules_path(settings: Settings, rules: Path | None) -> Path:

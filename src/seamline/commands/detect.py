@@ -17,6 +17,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from seamline._output import console, err_console, print_rows, to_json
 from seamline.app import App, home_settings
+from seamline.commands._common import _fail
 from seamline.detect import METRICS, DetectConfig, DetectError, find_anomalies, store_anomalies
 from seamline.store import StoreError
 from seamline.views.facts import facts_stale, refresh_facts
@@ -31,11 +32,6 @@ HELP = (
     "--since/--until take ISO 8601 times or a span back from the latest data (24h, 7d); by default "
     "the last 24 hours of data. A FILE argument sniffs its source format instead (see `seamline sniff`)."
 )
-
-
-def _fail(message: str, code: int = 1) -> None:
-    err_console.print(f"[bold red]error:[/bold red] {message}")
-    raise typer.Exit(code)
 
 
 def _latest(application: App) -> datetime | None:
@@ -109,7 +105,7 @@ def detect_command(
 ) -> None:
     """Find anomalies, name the path segment that changed and the cohorts it hits; store them."""
     if file is not None:
-        from seamline.cli import sniff
+        from seamline.commands.ingest import sniff
 
         sniff(file)
         return

@@ -15,16 +15,11 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from seamline._output import console, err_console, print_rows, to_json
 from seamline.app import App, home_settings
+from seamline.commands._common import HomeOption, JsonFlag, _fail
 from seamline.store import StoreError
 
 retention_app = typer.Typer(help="Delete data past its time to live (per-kind TTL settings).", no_args_is_help=True)
 store_app = typer.Typer(help="Operations on the database file itself (encryption at rest).", no_args_is_help=True)
-
-HomeOption = Annotated[
-    Path | None,
-    typer.Option("--home", help="Data directory (default ./.seamline, or $SEAMLINE_HOME).", show_default=False),
-]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object.")]
 
 
 def register(app: typer.Typer, schema_app: typer.Typer) -> None:
@@ -34,11 +29,6 @@ def register(app: typer.Typer, schema_app: typer.Typer) -> None:
     app.command("forget")(forget_command)
     app.command("quality")(quality_command)
     schema_app.command("drift")(drift_command)
-
-
-def _fail(message: str, code: int = 1) -> None:
-    err_console.print(f"[bold red]error:[/bold red] {message}")
-    raise typer.Exit(code)
 
 
 def _actor() -> tuple[str, str | None]:

@@ -14,8 +14,9 @@ from typing import Annotated
 
 import typer
 
-from seamline._output import console, err_console, print_rows, to_json
+from seamline._output import console, print_rows, to_json
 from seamline.app import home_settings
+from seamline.commands._common import HomeOption, _fail
 from seamline.keys import KeyringError, key_retention_days, load_keyring
 from seamline.transforms._context import Context
 from seamline.transforms._pii_rules import RulesError
@@ -23,10 +24,6 @@ from seamline.transforms._pii_rules import RulesError
 pii_app = typer.Typer(help="PII scrubbing: show the active rules, try a text.", no_args_is_help=True)
 keys_app = typer.Typer(help="Pseudonym keys: list, rotate, drop expired retired keys.", no_args_is_help=True)
 
-HomeOption = Annotated[
-    Path | None,
-    typer.Option("--home", help="Data directory (default ./.seamline, or $SEAMLINE_HOME).", show_default=False),
-]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 RulesOption = Annotated[
     Path | None,
@@ -38,11 +35,6 @@ def register(app: typer.Typer) -> None:
     """Add `pii` and `keys` to the seamline CLI."""
     app.add_typer(pii_app, name="pii")
     app.add_typer(keys_app, name="keys")
-
-
-def _fail(message: str, code: int = 1) -> None:
-    err_console.print(f"[bold red]error:[/bold red] {message}")
-    raise typer.Exit(code)
 
 
 def _context(home: Path | None, rules: Path | None) -> Context:

@@ -14,6 +14,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from seamline._output import console, err_console, print_rows, to_json
 from seamline.app import App, home_settings
+from seamline.commands._common import HomeOption, _fail
 from seamline.playbooks import Playbook, PlaybookError, load_playbooks, run_playbook
 from seamline.playbooks.findings import KINDS, FindingError, add_finding, list_findings, parse_time, remove_finding
 from seamline.playbooks.render import review_html, review_markdown, to_html, to_markdown
@@ -25,10 +26,6 @@ annotate_app = typer.Typer(
     help="Findings tagged to a release, feature, experiment or product area.", no_args_is_help=True
 )
 
-HomeOption = Annotated[
-    Path | None,
-    typer.Option("--home", help="Data directory (default ./.seamline, or $SEAMLINE_HOME).", show_default=False),
-]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 OutOption = Annotated[
     Path | None, typer.Option("--out", "-o", help="Write the report to a .md or .html file.", show_default=False)
@@ -41,11 +38,6 @@ def register(app: typer.Typer) -> None:
     app.command("review")(review_command)
     app.add_typer(playbooks_app, name="playbooks")
     app.add_typer(annotate_app, name="annotate")
-
-
-def _fail(message: str, code: int = 1) -> None:
-    err_console.print(f"[bold red]error:[/bold red] {message}")
-    raise typer.Exit(code)
 
 
 def _open(home: Path | None, writable: bool = False) -> App:

@@ -13,22 +13,19 @@ from typing import Annotated, Any
 
 import typer
 
-from seamline._output import console, err_console, print_rows, to_json
+from seamline._output import console, print_rows, to_json
 from seamline.access import audit
 from seamline.access._cli import AccessDenied, current_principal
 from seamline.access.roles import ROLE_HELP
 from seamline.access.tokens import TokenError, auth_configured, create, list_tokens, parse_expiry, revoke, validate
 from seamline.app import App, home_settings
+from seamline.commands._common import HomeOption, _fail
 from seamline.store import StoreError
 
 tokens_app = typer.Typer(
     help="Create, list and revoke API tokens (roles: ingest, viewer, analyst, admin).", no_args_is_help=True
 )
 
-HomeOption = Annotated[
-    Path | None,
-    typer.Option("--home", help="Data directory (default ./.seamline, or $SEAMLINE_HOME).", show_default=False),
-]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 _LOCKED_HINT = (
     " If `seamline serve` is running it holds the database: use its admin API (/api/tokens, /api/audit) instead."
@@ -39,11 +36,6 @@ def register(app: typer.Typer) -> None:
     """Add `tokens` and `audit` to the main CLI."""
     app.add_typer(tokens_app, name="tokens")
     app.command("audit")(audit_command)
-
-
-def _fail(message: str, code: int = 1) -> None:
-    err_console.print(f"[bold red]error:[/bold red] {message}")
-    raise typer.Exit(code)
 
 
 def _open(home: Path | None) -> App:

@@ -16,6 +16,7 @@ import yaml
 
 from seamline._output import console, err_console, print_rows, to_json
 from seamline.app import App, home_settings
+from seamline.commands._common import HomeOption, _fail
 from seamline.store import StoreError
 from seamline.views import VIEWS, ViewError
 from seamline.views._filters import FILTER_KEYS, Filters
@@ -25,21 +26,11 @@ from seamline.views.watchlist import WATCHLIST_FILE, WatchlistError, watchlist
 views_app = typer.Typer(help="Run the dashboards' named views: latency, failures, impact...", no_args_is_help=True)
 watchlist_app = typer.Typer(help="The watched flows and pages the overview shows.", no_args_is_help=True)
 
-HomeOption = Annotated[
-    Path | None,
-    typer.Option("--home", help="Data directory (default ./.seamline, or $SEAMLINE_HOME).", show_default=False),
-]
-
 
 def register(app: typer.Typer) -> None:
     """Add `views` and `watchlist` to the seamline CLI."""
     app.add_typer(views_app, name="views")
     app.add_typer(watchlist_app, name="watchlist")
-
-
-def _fail(message: str, code: int = 1) -> None:
-    err_console.print(f"[bold red]error:[/bold red] {message}")
-    raise typer.Exit(code)
 
 
 def _open(home: Path | None) -> App:

@@ -18,6 +18,7 @@ REGISTRY: dict[str, str] = {
     "segment": "seamline.sources.segment",
     "otlp_traces": "seamline.sources.otlp_traces",
     "otlp_logs": "seamline.sources.otlp_logs",
+    "container_log": "seamline.sources.container_log",
     "json_log": "seamline.sources.json_log",
     "nginx": "seamline.sources.access_log",
     "apache": "seamline.sources.apache_log",

@@ -318,6 +318,10 @@ class _Parser:
             self.fixed, self.votes = True, []
 
     def __call__(self, data: bytes) -> Iterable[Row | Rejected]:
+        return self.read(data)
+
+    def read(self, data: bytes, fallback_ts: int | None = None) -> tuple[Row]:
+        """The row of one line; `fallback_ts` (a container runtime's time) serves a record without one."""
         try:
             record = _loads(data)
         except orjson.JSONDecodeError as exc:
@@ -339,12 +343,16 @@ class _Parser:
         if "ts" not in row:
             # A stray line of another shape (a mixed file): read it with the preset it fits.
             own = detect_preset([record])
-            if own == self.preset:
-                raise BadRecord(self._no_ts_reason(record, own))
-            row, attrs = {}, {}
-            _walk(record, self._tree(own), "", row, {}, attrs, record)
+            if own != self.preset:
+                other: Row = {}
+                other_attrs: dict[str, str] = {}
+                _walk(record, self._tree(own), "", other, {}, other_attrs, record)
+                if "ts" in other or fallback_ts is None:
+                    row, attrs = other, other_attrs
             if "ts" not in row:
-                raise BadRecord(self._no_ts_reason(record, own))
+                if fallback_ts is None:
+                    raise BadRecord(self._no_ts_reason(record, own))
+                row["ts"] = fallback_ts
         finish_errors_and_trace(row)
         row["kind"] = "server_request" if "http_method" in row and "http_status" in row else "server_log"
         if "service" not in row and self.service:
