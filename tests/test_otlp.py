@@ -90,7 +90,6 @@ def test_an_invalid_span_is_rejected_alone() -> None:
     ("data", "reason"),
     [
         (b"{nope", "invalid JSON"),
-        (b'{"resourceLogs": []}', "use the other OTLP source"),
         (b'{"foo": 1}', "no resourceSpans"),
         (b"\x0a\x05garbage", "protobuf"),
         (b"[]", "neither OTLP/JSON"),
@@ -98,7 +97,7 @@ def test_an_invalid_span_is_rejected_alone() -> None:
     ],
 )
 def test_unusable_requests_are_bad_records(data: bytes, reason: str) -> None:
-    """Invalid JSON, the wrong signal and undecodable protobuf are rejected whole, with a reason."""
+    """Invalid JSON, neither signal and undecodable protobuf are rejected whole, with a reason."""
     with pytest.raises(BadRecord, match=reason):
         _parse(otlp_traces, data)
 
@@ -257,3 +256,28 @@ def test_arbitrary_span_and_log_shapes_never_crash(fields: dict, resource: objec
         request = {outer: [{"resource": resource, scopes: [{"scope": resource, inner: [record]}]}]}
         with contextlib.suppress(BadRecord):
             _check(_parse(module, orjson.dumps(request)))
+
+
+def test_a_file_mixing_spans_and_logs_is_read_whole_by_either_source(tmp_path: Path) -> None:
+    """One collector file exporter in both pipelines writes both signals to one file; every line is stored."""
+    from seamline.app import App
+    from seamline.settings import Settings
+
+    spans = (FIXTURES / "otlp_traces" / "services.json").read_bytes().splitlines()[0]
+    logs = (FIXTURES / "otlp_logs" / "logs.json").read_bytes().splitlines()[0]
+    mixed = tmp_path / "otel-export.json"
+    mixed.write_bytes(logs + b"\n" + spans + b"\n")
+    span_rows = [r for r in _parse(otlp_traces, spans) if not isinstance(r, Rejected)]
+    log_rows = [r for r in _parse(otlp_logs, logs) if not isinstance(r, Rejected)]
+    expected = {"spans": len(span_rows), "logs": len(log_rows)}
+    assert expected["spans"] and expected["logs"]
+    for source in ("otlp_traces", "otlp_logs"):
+        app = App(Settings({"home": tmp_path / source}))
+        try:
+            result = app.ingestor.ingest_file(mixed, source=source)
+            assert result.rows_stored == expected["spans"] + expected["logs"]
+            counts = app.store.query("SELECT position, count(*) AS n FROM events GROUP BY 1").to_pylist()
+            by_line = {c["position"]: c["n"] for c in counts}
+        finally:
+            app.close()
+        assert by_line == {1: expected["logs"], 2: expected["spans"]}

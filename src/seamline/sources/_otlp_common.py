@@ -344,8 +344,12 @@ def _proto_messages(data: bytes, cls: type[Message], guessed: bool) -> list[Mess
         raise BadRecord(f"not a valid OTLP protobuf {cls.__name__}: {exc}") from None
 
 
-def load_requests(data: bytes, field: str, other: str, cls: type[Message], encoding: str) -> Iterator[dict[str, Any]]:
-    """The JSON-shaped export requests in one record (a JSON line or a protobuf body)."""
+def load_requests(
+    data: bytes, field: str, other: str, cls: type[Message], encoding: str
+) -> Iterator[tuple[bool, dict[str, Any]]]:
+    """The JSON-shaped export requests in one record (a JSON line or a protobuf body), each with
+    True when it holds `field`, False when it holds the `other` signal: one collector file
+    exporter serving both the traces and the logs pipeline writes both kinds into one file."""
     body = data.lstrip(b"\xef\xbb\xbf \t\r\n")
     is_json = body[:1] == b"{" if encoding == "auto" else encoding == "json"
     if is_json:
@@ -358,9 +362,10 @@ def load_requests(data: bytes, field: str, other: str, cls: type[Message], encod
         snake = _snake(field)
         if field not in request and snake not in request:
             if other in request or _snake(other) in request:
-                raise BadRecord(f"holds {other}, not {field}: use the other OTLP source")
+                yield False, request
+                return
             raise BadRecord(f"not an OTLP/JSON {cls.__name__}: no {field}")
-        yield request
+        yield True, request
         return
     if not data:
         return
@@ -368,7 +373,7 @@ def load_requests(data: bytes, field: str, other: str, cls: type[Message], encod
     if not any(m.ListFields() for m in messages):
         raise BadRecord(f"protobuf body holds no {field}: not an OTLP {cls.__name__}?")
     for message in messages:
-        yield MessageToDict(message, use_integers_for_enums=True)
+        yield True, MessageToDict(message, use_integers_for_enums=True)
 
 
 def _snake(name: str) -> str:

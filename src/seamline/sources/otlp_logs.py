@@ -134,11 +134,12 @@ def make_parser(options: Mapping[str, str]) -> Callable[[bytes], Iterable[Row | 
     if encoding not in ("auto", "json", "protobuf"):
         raise ValueError(f"unknown encoding {encoding!r}; choose auto, json or protobuf")
     defaults = {k: options[k] for k in ("service", "environment") if options.get(k)}
+    from seamline.sources.otlp_traces import _rows as other_rows  # each reads the other's lines of a mixed file
 
     def parse(data: bytes) -> list[Row | Rejected]:
         out: list[Row | Rejected] = []
-        for request in load_requests(data, "resourceLogs", "resourceSpans", ExportLogsServiceRequest, encoding):
-            out.extend(_rows(request, defaults, len(out)))
+        for own, request in load_requests(data, "resourceLogs", "resourceSpans", ExportLogsServiceRequest, encoding):
+            out.extend((_rows if own else other_rows)(request, defaults, len(out)))
         return out
 
     return parse
