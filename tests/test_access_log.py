@@ -339,6 +339,16 @@ def test_sniff_prefers_nginx_on_clf_and_ignores_other_formats() -> None:
     assert detect_source(clf, "access.log")[0] == "nginx"
 
 
+def test_vhost_lines_go_to_apache_which_reads_the_prefix_in_auto_mode() -> None:
+    """`host:port` before the client (vhost_combined, other_vhosts_access.log) is Apache's; nginx cannot read it."""
+    vhost = b"".join(f'shop.example.com:443 1.2.3.{i} - - [{TIME}] "GET / HTTP/1.1" 200 5\n'.encode() for i in range(5))
+    assert detect_source(vhost, "other_vhosts_access.log") == ("apache", 0.9)
+    row = _one(apache.make_parser({}), vhost.splitlines()[0].decode())
+    assert (row["host"], row["client_ip"], row["attributes"]["port"]) == ("shop.example.com", "1.2.3.0", "443")
+    with pytest.raises(BadRecord):
+        _one(nginx.make_parser({}), vhost.splitlines()[0].decode())
+
+
 _NASTY = st.one_of(
     st.sampled_from(
         [

@@ -6,7 +6,9 @@ Options (the `options` mapping of `make_parser`, all text):
                  `CustomLog path "..."` directive, the quoted string, or the bare format
     format       a predefined format instead: common, combined, combinedio, vhost_combined,
                  or auto (the default: common or combined, then any extra fields; a request
-                 id and a traceparent among them are recognised, the rest kept as extra_<n>)
+                 id and a traceparent among them are recognised, the rest kept as extra_<n>;
+                 lines led by `host:port`, as vhost_combined and Debian's
+                 other_vhosts_access.log write them, are read with that prefix)
     service      service name stamped on every row (default "gateway")
     environment  environment stamped on every row
 
@@ -259,6 +261,15 @@ def read_log_format(text: str) -> tuple[str, str]:
     return "custom", stripped.replace('\\"', '"')
 
 
+_VHOST_PREFIX = re.compile(rb"[^\s:]+:[0-9]+ ")  # `%v:%p ` before the client address
+
+
+def _auto(prefix: str = "") -> Compiled:
+    return with_tolerant_tail(
+        compile_tokens("auto", apache_tokens(prefix + COMMON), open_end=True), "auto", seconds=False
+    )
+
+
 def compile_options(options: Mapping[str, str]) -> Compiled:
     """The compiled format the options ask for."""
     text = options.get("log_format")
@@ -267,7 +278,7 @@ def compile_options(options: Mapping[str, str]) -> Compiled:
         name, body = read_log_format(text)
         return compile_tokens(name, apache_tokens(body))
     if preset == "auto":
-        return with_tolerant_tail(compile_tokens("auto", apache_tokens(COMMON), open_end=True), "auto", seconds=False)
+        return _auto()
     if preset not in APACHE_FORMATS:
         raise LogFormatError(f"unknown Apache format {preset!r}; choose auto, {', '.join(APACHE_FORMATS)}")
     return compile_tokens(preset, apache_tokens(APACHE_FORMATS[preset]))
@@ -275,14 +286,23 @@ def compile_options(options: Mapping[str, str]) -> Compiled:
 
 def make_parser(options: Mapping[str, str]) -> Parser:
     """A parser for the configured format (auto when none); raises LogFormatError on a bad one."""
-    return make_line_parser(compile_options(options), base_row(options, "gateway"))
+    base = base_row(options, "gateway")
+    plain = make_line_parser(compile_options(options), base)
+    if options.get("log_format") or (options.get("format") or "auto") != "auto":
+        return plain
+    vhost = make_line_parser(_auto("%v:%p "), base)
+    return lambda data: vhost(data) if _VHOST_PREFIX.match(data) else plain(data)
 
 
 def sniff(sample: bytes, filename: str) -> float:
-    """0.7 for Common Log Format lines (nginx claims them at 0.8), 0.85 when the name says Apache."""
+    """0.7 for Common Log Format lines (nginx claims them at 0.8), 0.85 when the name says Apache,
+    0.9 when the lines start with `host:port` (vhost_combined)."""
     share = clf_share(sample)
     if share < 0.5:
         return 0.0
+    lines = [line for line in sample.splitlines()[:20] if line.strip()]
+    if sum(1 for line in lines if _VHOST_PREFIX.match(line)) >= 0.8 * len(lines):
+        return 0.9  # vhost_combined: nginx has no such prefix
     lowered = filename.lower()
     if "access_log" in lowered or "apache" in lowered or "httpd" in lowered:
         return 0.85
