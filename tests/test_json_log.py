@@ -60,7 +60,7 @@ def test_preset_option_overrides_detection() -> None:
     row = _one(line, preset="generic")
     assert "message" not in row and row["attributes"]["event"] == "hello"
     with pytest.raises(ValueError, match="unknown json_log preset"):
-        json_log.make_parser({"preset": "log4j"})
+        json_log.make_parser({"preset": "syslog"})
 
 
 @pytest.mark.parametrize(

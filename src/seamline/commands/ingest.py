@@ -86,7 +86,8 @@ def ingest(
         str | None, typer.Option(help="nginx log_format / Apache LogFormat string for access logs.")
     ] = None,
     preset: Annotated[
-        str | None, typer.Option(help="JSON log field preset (otel, ecs, pino, structlog, zap, python).")
+        str | None,
+        typer.Option(help="JSON log field preset (otel, ecs, pino, structlog, logrus, zap, python, log4j, generic)."),
     ] = None,
     service: Annotated[str | None, typer.Option(help="Service name for records that do not carry one.")] = None,
     option: Annotated[list[str], typer.Option("--option", help="Extra source option key=value (repeatable).")] = [],  # noqa: B006

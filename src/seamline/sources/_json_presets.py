@@ -235,10 +235,31 @@ PYTHON = Preset(  # python-json-logger; `created` is exact where asctime is loca
     ),
 )
 
+LOG4J = Preset(  # Log4j 2 JsonLayout: the time as an instant object, or timeMillis before 2.11
+    "log4j",
+    detect=(
+        ("instant", dict, 3),
+        ("timeMillis", int, 3),
+        ("loggerName", str, 2),
+        ("loggerFqcn", None, 1),
+        ("endOfBatch", bool, 1),
+        ("thread", None, 1),
+    ),
+    fields=(
+        ("instant", "ts", "log4j_instant"),
+        ("timeMillis", "ts", "ts"),
+        ("level", "level", "level"),
+        ("loggerName", "name", "scalar"),
+        ("message", "message", "text"),
+        ("thrown.name", "error_type", "scalar"),
+        ("thrown.message", "error_message", "scalar"),
+    ),
+)
+
 GENERIC = Preset("generic", detect=(), fields=())
 
 # Detection order breaks ties; GENERIC is the fallback when no preset scores.
-PRESETS: dict[str, Preset] = {p.name: p for p in (OTEL, ECS, PINO, STRUCTLOG, LOGRUS, ZAP, PYTHON, GENERIC)}
+PRESETS: dict[str, Preset] = {p.name: p for p in (OTEL, ECS, PINO, STRUCTLOG, LOGRUS, ZAP, PYTHON, LOG4J, GENERIC)}
 MIN_DETECT_SCORE = 3
 
 # Spellings met across loggers and frameworks; "duration" is converted by the preset's unit.
@@ -560,6 +581,17 @@ def _ts(v: Any) -> Any:
     return us if 0 < us < _MAX_US else MISS
 
 
+def _log4j_instant(v: Any) -> Any:
+    """Log4j's {"epochSecond": s, "nanoOfSecond": ns} to microseconds."""
+    if type(v) is not dict:
+        return MISS
+    seconds, nanos = v.get("epochSecond"), v.get("nanoOfSecond", 0)
+    if type(seconds) is not int or type(nanos) is not int or not 0 <= nanos < 1_000_000_000:
+        return MISS
+    us = seconds * 1_000_000 + nanos // 1000
+    return us if 0 < us < _MAX_US else MISS
+
+
 def _hex_id(v: Any, size: int) -> Any:
     if type(v) is not str:
         return MISS
@@ -700,6 +732,7 @@ def _ip(v: Any) -> Any:
 
 CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "ts": _ts,
+    "log4j_instant": _log4j_instant,
     "text": _text,
     "scalar": _scalar,
     "text_str": _text_str,

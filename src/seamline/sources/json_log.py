@@ -1,4 +1,4 @@
-"""Structured JSON logs, one object per line: OTel log model, ECS, pino/bunyan, structlog,
+"""Structured JSON logs, one object per line: OTel log model, ECS, pino/bunyan, structlog, Log4j 2,
 logrus, zap, python-json-logger, or anything with a timestamp.
 
 The preset (see `_json_presets`) is chosen from the first records of a file unless the
@@ -12,7 +12,7 @@ its keys: no regex, no path walking, no priority checks. A record with an HTTP m
 `make_chunk_parser` reads many lines at once into Arrow columns (`_json_columnar`), row for
 row what this parser yields; lines it cannot vouch for come back here.
 
-Options: `preset` (auto | otel | ecs | pino | structlog | logrus | zap | python | generic),
+Options: `preset` (auto | otel | ecs | pino | structlog | logrus | zap | python | log4j | generic),
 `service` and `environment` (defaults when a record has none), `path` (the file; its stem is
 the last-resort service name).
 """
@@ -43,7 +43,7 @@ from seamline.sources._stack import exception_head, fingerprint
 from seamline.sources._trace_context import trace_fields
 
 NAME = "json_log"
-DESCRIPTION = "Structured JSON log lines (OTel log model, ECS, pino/bunyan, structlog, logrus, zap, python-json-logger)"
+DESCRIPTION = "JSON log lines (OTel log model, ECS, pino/bunyan, structlog, logrus, zap, python-json-logger, Log4j 2)"
 FRAMING: Literal["lines", "whole"] = "lines"
 
 _DETECT_RECORDS = 5  # records whose keys vote on the preset before it is frozen
@@ -405,7 +405,7 @@ def sniff(sample: bytes, filename: str) -> float:
         lines.pop()  # the sample may cut the last line
     if not lines:
         return 0.0
-    records, timed = [], 0
+    records = []
     for line in lines:
         try:
             record = _loads(line)
@@ -413,12 +413,13 @@ def sniff(sample: bytes, filename: str) -> float:
             continue
         if type(record) is dict:
             records.append(record)
-            if any(_lookup(record, path) is not MISS for path, target, _ in COMMON if target == "ts"):
-                timed += 1
     if not records:
         return 0.0
+    preset = detect_preset(records[:_DETECT_RECORDS])
+    times = [path for path, target, _ in COMMON + PRESETS[preset].fields if target == "ts"]
+    timed = sum(1 for record in records if any(_lookup(record, path) is not MISS for path in times))
     score = 0.65 * timed / len(lines)
-    if detect_preset(records[:_DETECT_RECORDS]) != "generic":
+    if preset != "generic":
         score += 0.15
     return round(score, 3)
 
