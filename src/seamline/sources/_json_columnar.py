@@ -30,7 +30,7 @@ from seamline.dictionary import STRING_MAP
 from seamline.schema import EVENTS_SCHEMA, lit
 from seamline.sources._chunks import ChunkRows
 from seamline.sources._json_presets import CONVERTERS, MISS, REDACTED, as_text
-from seamline.sources.json_log import Plan, _Parser, finish_errors_and_trace
+from seamline.sources.json_log import Plan, _Parser, finish_errors_and_trace, settle_request
 
 _loads = orjson.loads
 _dumps = orjson.dumps
@@ -39,7 +39,7 @@ _STR = pa.string()
 _I64 = pa.int64()
 _F64 = pa.float64()
 _TS = pa.timestamp("us", tz="UTC")
-_TYPES: dict[str, pa.DataType] = {f.name: f.type for f in EVENTS_SCHEMA}
+_TYPES: dict[str, pa.DataType] = {f.name: f.type for f in EVENTS_SCHEMA} | {"_end_ts": pa.int64()}
 _MAX_US = 10**16
 _NAME_OF: dict[int, str] = {}
 for _name, _fn in CONVERTERS.items():
@@ -499,6 +499,8 @@ class JsonChunkParser:
                 tail.append((key, pc.if_else(to_attr, col.text(), pa.nulls(n, _STR))))
         attrs.extend(tail)
         attrs.extend((key, pa.repeat(lit(REDACTED), n)) for key in redacted)
+        if "_end_ts" in out or "_request_line" in out:
+            _settle(out, n)
         ts = out.get("ts")
         if ts is None:
             return None, members
@@ -543,6 +545,26 @@ class JsonChunkParser:
         for name in _FINISHED:
             if name in out or any(current[name][i] is not None for i in rows):
                 out[name] = pa.array(current[name], type=_TYPES[name])
+
+
+_SETTLED = ("ts", "http_method", "url")
+
+
+def _settle(out: dict[str, pa.Array], n: int) -> None:
+    """End times and request lines, row by row through the line parser's own `settle_request`."""
+    reads = ("_end_ts", "_request_line", "duration_ms", *_SETTLED)
+    current = {name: out[name].to_pylist() if name in out else [None] * n for name in reads}
+    if "ts" in out:  # datetimes from the column, integers as the line parser has them
+        current["ts"] = out["ts"].cast(_I64).to_pylist()
+    for i in range(n):
+        row = {name: values[i] for name, values in current.items() if values[i] is not None}
+        settle_request(row)
+        for name in _SETTLED:
+            current[name][i] = row.get(name)
+    for name in _SETTLED:
+        if name in out or any(v is not None for v in current[name]):
+            values = pa.array(current[name], type=_I64 if name == "ts" else _TYPES[name])
+            out[name] = values.cast(_TYPES["ts"]) if name == "ts" else values
 
 
 def _valid(out: dict[str, pa.Array], name: str, n: int) -> pa.Array:

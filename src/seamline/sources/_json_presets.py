@@ -235,6 +235,39 @@ PYTHON = Preset(  # python-json-logger; `created` is exact where asctime is loca
     ),
 )
 
+NGINX = Preset(  # nginx `log_format ... escape=json` keyed by nginx's variable names
+    "nginx",
+    detect=(
+        ("remote_addr", str, 2),
+        ("time_local", str, 2),
+        ("time_iso8601", str, 2),
+        ("msec", None, 2),
+        ("body_bytes_sent", None, 2),
+        ("request_time", None, 2),
+        ("upstream_response_time", None, 1),
+        ("http_user_agent", None, 1),
+    ),
+    fields=(  # nginx stamps a request when its response ends: the start is that minus request_time
+        ("msec", "_end_ts", "ts"),
+        ("time_iso8601", "_end_ts", "ts"),
+        ("time_local", "_end_ts", "ts"),
+        ("request_time", "duration_ms", "s"),
+        ("upstream_response_time", "upstream_ms", "s"),
+        ("remote_addr", "client_ip", "ip"),
+        ("request_method", "http_method", "method"),
+        ("request_uri", "url", "scalar"),
+        ("request", "_request_line", "scalar"),
+        ("status", "http_status", "status"),
+        ("body_bytes_sent", "response_bytes", "bytes"),
+        ("request_length", "request_bytes", "bytes"),
+        ("http_user_agent", "user_agent", "scalar"),
+        ("http_referer", "referrer", "scalar"),
+        ("request_id", "request_id", "id"),
+        ("http_x_request_id", "request_id", "id"),
+        ("http_traceparent", "_traceparent", "scalar"),
+    ),
+)
+
 LOG4J = Preset(  # Log4j 2 JsonLayout: the time as an instant object, or timeMillis before 2.11
     "log4j",
     detect=(
@@ -259,7 +292,9 @@ LOG4J = Preset(  # Log4j 2 JsonLayout: the time as an instant object, or timeMil
 GENERIC = Preset("generic", detect=(), fields=())
 
 # Detection order breaks ties; GENERIC is the fallback when no preset scores.
-PRESETS: dict[str, Preset] = {p.name: p for p in (OTEL, ECS, PINO, STRUCTLOG, LOGRUS, ZAP, PYTHON, LOG4J, GENERIC)}
+PRESETS: dict[str, Preset] = {
+    p.name: p for p in (OTEL, ECS, PINO, STRUCTLOG, LOGRUS, ZAP, PYTHON, NGINX, LOG4J, GENERIC)
+}
 MIN_DETECT_SCORE = 3
 
 # Spellings met across loggers and frameworks; "duration" is converted by the preset's unit.
@@ -755,4 +790,5 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "ns": _scaled(1e-6),
     "go_duration": _go_duration,
 }
-KEEP_RAW = frozenset({"_stack", "_traceparent"})  # mapped and still shown as-is in attributes
+KEEP_RAW = frozenset({"_stack", "_traceparent", "_request_line"})  # mapped and still shown as-is in attributes
+TIME_TARGETS = ("ts", "_end_ts")  # a record's time: its start, or its end (start = end - duration)

@@ -12,7 +12,7 @@ its keys: no regex, no path walking, no priority checks. A record with an HTTP m
 `make_chunk_parser` reads many lines at once into Arrow columns (`_json_columnar`), row for
 row what this parser yields; lines it cannot vouch for come back here.
 
-Options: `preset` (auto | otel | ecs | pino | structlog | logrus | zap | python | log4j | generic),
+Options: `preset` (auto | otel | ecs | pino | structlog | logrus | zap | python | nginx | log4j | generic),
 `service` and `environment` (defaults when a record has none), `path` (the file; its stem is
 the last-resort service name).
 """
@@ -36,6 +36,7 @@ from seamline.sources._json_presets import (
     PRESETS,
     REDACT_KEYS,
     REDACTED,
+    TIME_TARGETS,
     Preset,
     as_text,
 )
@@ -340,6 +341,7 @@ class _Parser:
                 self.plans[keys] = None
             row, attrs = {}, {}
             _walk(record, self.tree, "", row, {}, attrs, record)
+        settle_request(row)
         if "ts" not in row:
             # A stray line of another shape (a mixed file): read it with the preset it fits.
             own = detect_preset([record])
@@ -347,6 +349,7 @@ class _Parser:
                 other: Row = {}
                 other_attrs: dict[str, str] = {}
                 _walk(record, self._tree(own), "", other, {}, other_attrs, record)
+                settle_request(other)
                 if "ts" in other or fallback_ts is None:
                     row, attrs = other, other_attrs
             if "ts" not in row:
@@ -364,12 +367,30 @@ class _Parser:
         return (row,)
 
     def _no_ts_reason(self, record: dict[str, Any], preset: str) -> str:
-        paths = [p for p, target, _ in PRESETS[preset].fields + COMMON if target == "ts"]
+        paths = [p for p, target, _ in PRESETS[preset].fields + COMMON if target in TIME_TARGETS]
         for path in paths:
             value = _lookup(record, path)
             if value is not MISS:
                 return f"unreadable timestamp in {path!r}: {as_text(value)[:60]!r}"
         return f"no timestamp field (preset {preset}; looked for {', '.join(dict.fromkeys(paths))})"
+
+
+def settle_request(row: Row) -> None:
+    """Start time from an end time and the duration; method and URL from a request line (in place).
+
+    Columns the record names itself win: `ts` over `_end_ts`, request_method/request_uri over
+    the request line.
+    """
+    line = row.pop("_request_line", None)
+    if line is not None:
+        parts = line.split(" ")
+        if len(parts) == 3 and (method := CONVERTERS["method"](parts[0])) is not MISS and parts[1]:
+            row.setdefault("http_method", method)
+            row.setdefault("url", parts[1])
+    end = row.pop("_end_ts", None)
+    if end is not None and "ts" not in row:
+        duration = row.get("duration_ms")
+        row["ts"] = end - round(duration * 1000) if duration else end
 
 
 def finish_errors_and_trace(row: Row) -> None:
@@ -416,7 +437,7 @@ def sniff(sample: bytes, filename: str) -> float:
     if not records:
         return 0.0
     preset = detect_preset(records[:_DETECT_RECORDS])
-    times = [path for path, target, _ in COMMON + PRESETS[preset].fields if target == "ts"]
+    times = [path for path, target, _ in COMMON + PRESETS[preset].fields if target in TIME_TARGETS]
     timed = sum(1 for record in records if any(_lookup(record, path) is not MISS for path in times))
     score = 0.65 * timed / len(lines)
     if preset != "generic":
