@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 from seamline.dictionary import STRING_MAP
 from seamline.schema import EVENTS_SCHEMA, lit
 from seamline.sources._chunks import ChunkRows
-from seamline.sources._json_presets import CONVERTERS, MISS, REDACTED, as_text
+from seamline.sources._json_values import CONVERTERS, MISS, REDACTED, as_text
 from seamline.sources.json_log import Plan, _Parser, finish_errors_and_trace, settle_request
 
 _loads = orjson.loads

@@ -24,7 +24,7 @@ from google.protobuf.message import DecodeError, Message
 
 from seamline.dictionary import HTTP_METHODS
 from seamline.sources._base import BadRecord, Row
-from seamline.sources._json_presets import LEVEL_NAMES, REDACT_KEYS, REDACTED, level_from_severity
+from seamline.sources._json_values import LEVEL_NAMES, REDACT_KEYS, REDACTED, level_from_severity
 
 _HEX = "0123456789abcdef"
 _METHODS = frozenset(HTTP_METHODS)

@@ -27,19 +27,8 @@ from typing import Any, Literal
 import orjson
 
 from seamline.sources._base import BadRecord, Rejected, Row
-from seamline.sources._json_presets import (
-    COMMON,
-    CONVERTERS,
-    KEEP_RAW,
-    MIN_DETECT_SCORE,
-    MISS,
-    PRESETS,
-    REDACT_KEYS,
-    REDACTED,
-    TIME_TARGETS,
-    Preset,
-    as_text,
-)
+from seamline.sources._json_presets import COMMON, MIN_DETECT_SCORE, PRESETS, Preset
+from seamline.sources._json_values import CONVERTERS, KEEP_RAW, MISS, REDACT_KEYS, REDACTED, TIME_TARGETS, as_text
 from seamline.sources._stack import exception_head, fingerprint
 from seamline.sources._trace_context import trace_fields
 
