@@ -20,6 +20,7 @@ REGISTRY: dict[str, str] = {
     "otlp_logs": "seamline.sources.otlp_logs",
     "container_log": "seamline.sources.container_log",
     "json_log": "seamline.sources.json_log",
+    "logfmt": "seamline.sources.logfmt",
     "nginx": "seamline.sources.access_log",
     "apache": "seamline.sources.apache_log",
 }

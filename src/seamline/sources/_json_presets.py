@@ -241,6 +241,19 @@ NGINX = Preset(  # nginx `log_format ... escape=json` keyed by nginx's variable 
     ),
 )
 
+HEROKU = Preset(  # Heroku router lines (logfmt): `service` and `connect` are times, `fwd` the client
+    "heroku",
+    detect=(("dyno", str, 2), ("connect", str, 2), ("fwd", str, 2), ("at", str, 1), ("protocol", str, 1)),
+    fields=(
+        ("service", "duration_ms", "go_duration"),
+        ("fwd", "client_ip", "ip"),
+        ("bytes", "response_bytes", "bytes"),
+        ("at", "level", "level"),
+        ("code", "error_type", "scalar"),  # H12 and the other router error codes
+        ("desc", "error_message", "scalar"),
+    ),
+)
+
 LOG4J = Preset(  # Log4j 2 JsonLayout: the time as an instant object, or timeMillis before 2.11
     "log4j",
     detect=(
@@ -266,7 +279,7 @@ GENERIC = Preset("generic", detect=(), fields=())
 
 # Detection order breaks ties; GENERIC is the fallback when no preset scores.
 PRESETS: dict[str, Preset] = {
-    p.name: p for p in (OTEL, ECS, PINO, STRUCTLOG, LOGRUS, ZAP, PYTHON, NGINX, LOG4J, GENERIC)
+    p.name: p for p in (OTEL, ECS, PINO, STRUCTLOG, LOGRUS, ZAP, PYTHON, NGINX, HEROKU, LOG4J, GENERIC)
 }
 MIN_DETECT_SCORE = 3
 

@@ -6,7 +6,8 @@ Kubernetes nodes keep under /var/log/containers and /var/log/pods.
 
 What the process wrote is read line by line as what it is: a JSON object by `json_log` (its
 presets, with the runtime's time when the object has none), an access-log line by `nginx`,
-and anything else as a `server_log` row whose message is the text, at the runtime's time.
+logfmt pairs as `logfmt` does, and anything else as a `server_log` row whose message is the
+text, at the runtime's time.
 A payload is never quarantined for being plain text; a wrapper that is not one of the two
 shapes, or whose time cannot be read, is.
 
@@ -29,7 +30,7 @@ from typing import Any, Literal
 
 import orjson
 
-from seamline.sources import access_log, json_log
+from seamline.sources import access_log, json_log, logfmt
 from seamline.sources._base import BadRecord, Rejected, Row
 from seamline.sources._time import BadTimestamp, iso_to_us
 
@@ -134,6 +135,13 @@ class _Parser:
                 rows = []
             if rows:
                 return rows  # type: ignore[return-value]
+        if b"=" in payload:
+            try:
+                record, _, _ = logfmt.pairs(payload.decode())
+            except (BadRecord, UnicodeDecodeError):
+                pass
+            else:
+                return list(self.json.read_record(record, ts))
         try:
             message = payload.decode()
         except UnicodeDecodeError as exc:

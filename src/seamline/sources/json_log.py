@@ -12,9 +12,9 @@ its keys: no regex, no path walking, no priority checks. A record with an HTTP m
 `make_chunk_parser` reads many lines at once into Arrow columns (`_json_columnar`), row for
 row what this parser yields; lines it cannot vouch for come back here.
 
-Options: `preset` (auto | otel | ecs | pino | structlog | logrus | zap | python | nginx | log4j | generic),
-`service` and `environment` (defaults when a record has none), `path` (the file; its stem is
-the last-resort service name).
+Options: `preset` (auto | otel | ecs | pino | structlog | logrus | zap | python | nginx | heroku |
+log4j | generic), `service` and `environment` (defaults when a record has none), `path` (the
+file; its stem is the last-resort service name).
 """
 
 from __future__ import annotations
@@ -318,6 +318,10 @@ class _Parser:
             raise BadRecord(f"invalid JSON: {exc}") from None
         if type(record) is not dict:
             raise BadRecord(f"not a JSON object but a JSON {type(record).__name__}")
+        return self.read_record(record, fallback_ts)
+
+    def read_record(self, record: dict[str, Any], fallback_ts: int | None = None) -> tuple[Row]:
+        """The row of one decoded record (a JSON object, or the pairs of a logfmt line)."""
         if not self.fixed:
             self._vote(record)
         keys = tuple(record)
@@ -339,7 +343,7 @@ class _Parser:
                 other_attrs: dict[str, str] = {}
                 _walk(record, self._tree(own), "", other, {}, other_attrs, record)
                 settle_request(other)
-                if "ts" in other or fallback_ts is None:
+                if "ts" in other or fallback_ts is None or own != "generic":  # the shape it fits reads it best
                     row, attrs = other, other_attrs
             if "ts" not in row:
                 if fallback_ts is None:
