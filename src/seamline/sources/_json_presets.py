@@ -241,6 +241,23 @@ NGINX = Preset(  # nginx `log_format ... escape=json` keyed by nginx's variable 
     ),
 )
 
+CADDY = Preset(  # Caddy's access log (zap JSON): the request as an object, headers as lists
+    "caddy",
+    detect=(("request.uri", str, 3), ("resp_headers", dict, 3), ("bytes_read", None, 2), ("request.remote_ip", str, 1)),
+    fields=(
+        ("request.uri", "url", "scalar"),
+        ("request.client_ip", "client_ip", "ip"),
+        ("request.remote_ip", "client_ip", "ip"),
+        ("request.headers.User-Agent", "user_agent", "first"),
+        ("request.headers.Referer", "referrer", "first"),
+        ("request.headers.Traceparent", "_traceparent", "first"),
+        ("request.headers.X-Request-Id", "request_id", "first"),
+        ("size", "response_bytes", "bytes"),
+        ("bytes_read", "request_bytes", "bytes"),
+    ),
+    duration="s",
+)
+
 HEROKU = Preset(  # Heroku router lines (logfmt): `service` and `connect` are times, `fwd` the client
     "heroku",
     detect=(("dyno", str, 2), ("connect", str, 2), ("fwd", str, 2), ("at", str, 1), ("protocol", str, 1)),
@@ -279,7 +296,7 @@ GENERIC = Preset("generic", detect=(), fields=())
 
 # Detection order breaks ties; GENERIC is the fallback when no preset scores.
 PRESETS: dict[str, Preset] = {
-    p.name: p for p in (OTEL, ECS, PINO, STRUCTLOG, LOGRUS, ZAP, PYTHON, NGINX, HEROKU, LOG4J, GENERIC)
+    p.name: p for p in (OTEL, ECS, PINO, STRUCTLOG, LOGRUS, ZAP, PYTHON, NGINX, CADDY, HEROKU, LOG4J, GENERIC)
 }
 MIN_DETECT_SCORE = 3
 

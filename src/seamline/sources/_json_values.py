@@ -192,6 +192,13 @@ def _ts(v: Any) -> Any:
     return us if 0 < us < _MAX_US else MISS
 
 
+def _first(v: Any) -> Any:
+    """The first of a header's values, as Go's http.Header writes them ({"User-Agent": ["curl"]})."""
+    if type(v) is list and v and type(v[0]) is str and v[0]:
+        return v[0]
+    return MISS
+
+
 def _log4j_instant(v: Any) -> Any:
     """Log4j's {"epochSecond": s, "nanoOfSecond": ns} to microseconds."""
     if type(v) is not dict:
@@ -344,6 +351,7 @@ def _ip(v: Any) -> Any:
 CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "ts": _ts,
     "log4j_instant": _log4j_instant,
+    "first": _first,
     "text": _text,
     "scalar": _scalar,
     "text_str": _text_str,
