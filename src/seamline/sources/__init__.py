@@ -23,6 +23,7 @@ REGISTRY: dict[str, str] = {
     "logfmt": "seamline.sources.logfmt",
     "nginx": "seamline.sources.access_log",
     "apache": "seamline.sources.apache_log",
+    "envoy": "seamline.sources.envoy",
 }
 
 

@@ -5,9 +5,9 @@ Kubernetes nodes keep under /var/log/containers and /var/log/pods.
     CRI (containerd, CRI-O):  <RFC 3339 time> <stdout|stderr> <F|P> <what the process wrote>
 
 What the process wrote is read line by line as what it is: a JSON object by `json_log` (its
-presets, with the runtime's time when the object has none), an access-log line by `nginx`,
-logfmt pairs as `logfmt` does, and anything else as a `server_log` row whose message is the
-text, at the runtime's time.
+presets, with the runtime's time when the object has none), an access-log line by `nginx`
+(by `envoy` in a sidecar's default format), logfmt pairs as `logfmt` does, and anything
+else as a `server_log` row whose message is the text, at the runtime's time.
 A payload is never quarantined for being plain text; a wrapper that is not one of the two
 shapes, or whose time cannot be read, is.
 
@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 import orjson
 
-from seamline.sources import access_log, json_log, logfmt
+from seamline.sources import access_log, envoy, json_log, logfmt
 from seamline.sources._base import BadRecord, Rejected, Row
 from seamline.sources._time import BadTimestamp, iso_to_us
 
@@ -110,6 +110,7 @@ class _Parser:
             inner["service"] = self.service
         self.json = json_log._Parser(inner)
         self.access = access_log.make_parser(inner)
+        self.envoy = envoy.make_parser(inner)
 
     def __call__(self, data: bytes) -> Iterable[Row | Rejected]:
         ts, stream, payload, partial = unwrap(data)
@@ -129,8 +130,9 @@ class _Parser:
             except BadRecord:
                 pass  # not a JSON object after all: kept as text
         elif b'"' in payload and b"[" in payload:  # what an access-log line always has
+            access = self.envoy if payload.startswith(b"[") else self.access  # sidecars: Envoy's format
             try:
-                rows = [row for row in self.access(payload) if not isinstance(row, Rejected)]
+                rows = [row for row in access(payload) if not isinstance(row, Rejected)]
             except BadRecord:
                 rows = []
             if rows:

@@ -1,0 +1,142 @@
+"""Envoy access logs in Envoy's default format and in Istio's default format (the sidecars of
+a service mesh), as `server_request` rows.
+
+    Envoy:  [%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%"
+            %RESPONSE_CODE% %RESPONSE_FLAGS% %BYTES_RECEIVED% %BYTES_SENT% %DURATION%
+            %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%"
+            "%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%"
+    Istio:  the same head, then %RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS%
+            "%UPSTREAM_TRANSPORT_FAILURE_REASON%" before the sizes, and %UPSTREAM_CLUSTER%
+            %UPSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS%
+            %REQUESTED_SERVER_NAME% %ROUTE_NAME% at the end.
+
+START_TIME is when the request started, as `ts` wants; DURATION is in milliseconds. The
+request id Envoy generates (`x-request-id`) links the sidecar's line to the services' logs.
+The client is the downstream remote address (Istio) or the first X-Forwarded-For hop. The
+other fields go to `attributes` under Envoy's names. "-" is an empty field.
+
+Options: `service` (default "envoy"), `environment`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Literal
+
+from seamline.sources._base import BadRecord, Parser, Rejected, Row
+from seamline.sources._time import BadTimestamp, iso_to_us
+
+NAME = "envoy"
+DESCRIPTION = "Envoy / Istio sidecar access logs (the default text formats of both)"
+FRAMING: Literal["lines", "whole"] = "lines"
+
+_HEAD = re.compile(r"\[(\d{4}-\d\d-\d\dT[^\]]+)\] ")
+_TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)"|(\S+)')
+_ENVOY = (
+    "request", "response_code", "response_flags", "bytes_received", "bytes_sent", "duration",
+    "upstream_service_time", "x_forwarded_for", "user_agent", "request_id", "authority", "upstream_host",
+)  # fmt: skip
+_ISTIO = (
+    "request", "response_code", "response_flags", "response_code_details", "connection_termination_details",
+    "upstream_transport_failure_reason", "bytes_received", "bytes_sent", "duration", "upstream_service_time",
+    "x_forwarded_for", "user_agent", "request_id", "authority", "upstream_host", "upstream_cluster",
+    "upstream_local_address", "downstream_local_address", "downstream_remote_address", "requested_server_name",
+    "route_name",
+)  # fmt: skip
+_LAYOUTS = {len(_ENVOY): _ENVOY, len(_ISTIO): _ISTIO}
+_COLUMNS = {"user_agent": "user_agent", "request_id": "request_id"}
+_NOT_KEPT = {"request", "response_code", "bytes_received", "bytes_sent", "duration", "upstream_service_time"}
+
+
+def fields(line: str) -> tuple[int, dict[str, str]]:
+    """The start time and the named fields of one line ("-" fields left out)."""
+    head = _HEAD.match(line)
+    if head is None:
+        raise BadRecord("not an Envoy access-log line: no [START_TIME] at the start")
+    try:
+        ts = iso_to_us(head[1])
+    except BadTimestamp:
+        raise BadRecord(f"unreadable START_TIME {head[1]!r}") from None
+    tokens = [m[1] if m[1] is not None else m[2] for m in _TOKEN.finditer(line, head.end())]
+    layout = _LAYOUTS.get(len(tokens))
+    if layout is None:
+        raise BadRecord(
+            f"{len(tokens)} fields after START_TIME: neither Envoy's default format ({len(_ENVOY)}) "
+            f"nor Istio's ({len(_ISTIO)})"
+        )
+    return ts, {name: value for name, value in zip(layout, tokens, strict=True) if value not in ("-", "")}
+
+
+def _number(values: dict[str, str], name: str) -> int | None:
+    value = values.get(name)
+    return int(value) if value is not None and value.isdecimal() else None
+
+
+def _address(value: str | None) -> str | None:
+    """The host of `host:port`, `[v6]:port` or a bare address."""
+    if not value:
+        return None
+    if value.startswith("["):
+        return value[1 : value.find("]")] or None
+    host, sep, port = value.rpartition(":")
+    return host if sep and port.isdecimal() and ":" not in host else value
+
+
+def make_parser(options: Mapping[str, str]) -> Parser:
+    """A parser for Envoy's and Istio's default access-log formats."""
+    base: Row = {"kind": "server_request", "service": options.get("service") or "envoy"}
+    if options.get("environment"):
+        base["environment"] = options["environment"]
+
+    def parse(data: bytes) -> Iterable[Row | Rejected]:
+        ts, values = fields(data.decode())
+        row = {**base, "ts": ts}
+        method, _, rest = values.get("request", "").partition(" ")
+        path, _, protocol = rest.rpartition(" ") if " " in rest else (rest, "", "")
+        if method not in ("", "-"):  # "- - -": a TCP connection, not an HTTP request
+            row["http_method"] = method
+        if path not in ("", "-"):
+            row["url"] = path
+        status = _number(values, "response_code")
+        if status is not None and 100 <= status <= 599:
+            row["http_status"] = status
+        for name, column in (("bytes_received", "request_bytes"), ("bytes_sent", "response_bytes")):
+            if (size := _number(values, name)) is not None:
+                row[column] = size
+        for name, column in (("duration", "duration_ms"), ("upstream_service_time", "upstream_ms")):
+            if (ms := _number(values, name)) is not None:
+                row[column] = float(ms)
+        client = _address(values.get("downstream_remote_address")) or _address(
+            values.get("x_forwarded_for", "").split(",")[0].strip()
+        )
+        if client:
+            row["client_ip"] = client
+        for name, column in _COLUMNS.items():
+            if name in values:
+                row[column] = values[name]
+        attributes = {k: v for k, v in values.items() if k not in _NOT_KEPT and k not in _COLUMNS}
+        if protocol not in ("", "-"):
+            attributes["protocol"] = protocol
+        if attributes:
+            row["attributes"] = attributes
+        return (row,)
+
+    return parse
+
+
+def sniff(sample: bytes, filename: str) -> float:
+    """Confidence that the sample is an Envoy or Istio access log in a default format."""
+    lines = [line for line in sample.splitlines()[:20] if line.strip()]
+    if len(lines) > 1 and not sample.endswith(b"\n"):
+        lines.pop()  # the sample may cut the last line
+    if not lines:
+        return 0.0
+    hits = 0
+    for line in lines:
+        try:
+            fields(line.decode())
+        except (BadRecord, UnicodeDecodeError):
+            continue
+        hits += 1
+    return round(0.9 * hits / len(lines), 3)
