@@ -9,10 +9,12 @@ reason, at its own position, with counts that match the store.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import itertools
 import os
 import re
 import sys
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,6 +167,11 @@ def _record_positions(data: bytes, whole: bool) -> set[int]:
     """Positions the framing must report: 1 for a whole body, else each non-blank line's number."""
     if whole:
         return {1}
+    if data[:2] == b"\x1f\x8b":  # read as gzip, as open_input decides by these two bytes
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error):
+            return {1}  # a corrupt compressed stream is one quarantined record
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
