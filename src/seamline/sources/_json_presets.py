@@ -271,6 +271,19 @@ HEROKU = Preset(  # Heroku router lines (logfmt): `service` and `connect` are ti
     ),
 )
 
+JOURNALD = Preset(  # `journalctl -o json`: every value text, the time in µs, syslog priorities
+    "journald",
+    detect=(("__REALTIME_TIMESTAMP", str, 3), ("__CURSOR", str, 2), ("_BOOT_ID", str, 1), ("PRIORITY", str, 1)),
+    fields=(
+        ("__REALTIME_TIMESTAMP", "ts", "ts"),
+        ("MESSAGE", "message", "journal_text"),
+        ("PRIORITY", "level", "level_syslog"),
+        ("_SYSTEMD_UNIT", "service", "systemd_unit"),
+        ("SYSLOG_IDENTIFIER", "name", "scalar"),
+        ("_HOSTNAME", "host", "scalar"),
+    ),
+)
+
 LOG4J = Preset(  # Log4j 2 JsonLayout: the time as an instant object, or timeMillis before 2.11
     "log4j",
     detect=(
@@ -296,7 +309,7 @@ GENERIC = Preset("generic", detect=(), fields=())
 
 # Detection order breaks ties; GENERIC is the fallback when no preset scores.
 PRESETS: dict[str, Preset] = {
-    p.name: p for p in (OTEL, ECS, PINO, STRUCTLOG, LOGRUS, ZAP, PYTHON, NGINX, CADDY, HEROKU, LOG4J, GENERIC)
+    p.name: p for p in (OTEL, ECS, PINO, STRUCTLOG, LOGRUS, ZAP, PYTHON, NGINX, CADDY, HEROKU, JOURNALD, LOG4J, GENERIC)
 }
 MIN_DETECT_SCORE = 3
 

@@ -253,6 +253,31 @@ def _level_otel(v: Any) -> Any:
     return MISS
 
 
+_SYSLOG_LEVELS = ("fatal", "fatal", "fatal", "error", "warn", "info", "info", "debug")  # severities 0..7
+
+
+def _level_syslog(v: Any) -> Any:
+    if type(v) is str and len(v) == 1 and "0" <= v <= "7":
+        return _SYSLOG_LEVELS[int(v)]
+    if type(v) is int and 0 <= v <= 7:
+        return _SYSLOG_LEVELS[v]
+    return _level(v)
+
+
+def _journal_text(v: Any) -> Any:
+    """journald writes a message that is not UTF-8 as an array of byte values; odd bytes show as \\xNN."""
+    if type(v) is list and v and all(type(b) is int and 0 <= b < 256 for b in v):
+        return bytes(v).decode("utf-8", "backslashreplace")
+    return _text(v)
+
+
+def _systemd_unit(v: Any) -> Any:
+    """`nginx.service` names the service nginx; other units (`cron.timer`) stay whole."""
+    if type(v) is not str or not v:
+        return MISS
+    return v.removesuffix(".service") or MISS
+
+
 def _method(v: Any) -> Any:
     if type(v) is not str:
         return MISS
@@ -364,6 +389,9 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "level_pino": _level,
     "level_python": _level_python,
     "level_otel": _level_otel,
+    "level_syslog": _level_syslog,
+    "systemd_unit": _systemd_unit,
+    "journal_text": _journal_text,
     "method": _method,
     "status": _status,
     "bytes": _count,
