@@ -95,6 +95,7 @@ CORPORA: dict[str, Corpus] = {
     "container_log": Corpus("container_log", _line_groups("container_log"), ".log", False),
     "logfmt": Corpus("logfmt", _line_groups("logfmt"), ".logfmt", False),
     "envoy": Corpus("envoy", _line_groups("envoy"), ".log", False),
+    "syslog": Corpus("syslog", _line_groups("syslog"), ".log", False),
     "client_events": Corpus("client_events", _line_groups("client_events"), ".ndjson", False),
     "segment": Corpus("segment", _line_groups("segment"), ".ndjson", False),
     "otlp_traces-json": Corpus("otlp_traces", tuple(g for g in _line_groups("otlp_traces") if g[1]), ".json", False),

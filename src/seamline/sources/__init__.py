@@ -24,6 +24,7 @@ REGISTRY: dict[str, str] = {
     "nginx": "seamline.sources.access_log",
     "apache": "seamline.sources.apache_log",
     "envoy": "seamline.sources.envoy",
+    "syslog": "seamline.sources.syslog",
 }
 
 

@@ -4,12 +4,10 @@ Kubernetes nodes keep under /var/log/containers and /var/log/pods.
     Docker json-file:  {"log":"<what the process wrote>\\n","stream":"stdout","time":"<RFC 3339>"}
     CRI (containerd, CRI-O):  <RFC 3339 time> <stdout|stderr> <F|P> <what the process wrote>
 
-What the process wrote is read line by line as what it is: a JSON object by `json_log` (its
-presets, with the runtime's time when the object has none), an access-log line by `nginx`
-(by `envoy` in a sidecar's default format), logfmt pairs as `logfmt` does, and anything
-else as a `server_log` row whose message is the text, at the runtime's time.
-A payload is never quarantined for being plain text; a wrapper that is not one of the two
-shapes, or whose time cannot be read, is.
+What the process wrote is read line by line as what it is (`_payload`: a JSON log, an
+nginx or Envoy access-log line, logfmt, else text at the runtime's time). A payload is never
+quarantined for being plain text; a wrapper that is not one of the two shapes, or whose time
+cannot be read, is.
 
 Every row gets `container.stream`, and from the file's path the Kubernetes namespace, pod
 and container (`k8s.namespace.name`, `k8s.pod.name`, `k8s.container.name`, named as OTel's
@@ -30,8 +28,8 @@ from typing import Any, Literal
 
 import orjson
 
-from seamline.sources import access_log, envoy, json_log, logfmt
 from seamline.sources._base import BadRecord, Rejected, Row
+from seamline.sources._payload import PayloadReader
 from seamline.sources._time import BadTimestamp, iso_to_us
 
 NAME = "container_log"
@@ -99,61 +97,23 @@ def _time(text: str) -> int:
 
 
 class _Parser:
-    """Per-file state: the container's attributes and the parsers of what it wrote."""
+    """Per-file state: the container's attributes and the reader of what it wrote."""
 
     def __init__(self, options: Mapping[str, str]) -> None:
         self.attributes, container = container_of(options.get("path") or "")
-        self.service = options.get("service") or container
-        self.environment = options.get("environment") or None
         inner = {k: v for k, v in options.items() if k in ("environment", "preset")}
-        if self.service:
-            inner["service"] = self.service
-        self.json = json_log._Parser(inner)
-        self.access = access_log.make_parser(inner)
-        self.envoy = envoy.make_parser(inner)
+        service = options.get("service") or container
+        self.payload = PayloadReader({**inner, "service": service} if service else inner)
 
     def __call__(self, data: bytes) -> Iterable[Row | Rejected]:
         ts, stream, payload, partial = unwrap(data)
-        rows = self._payload(payload, ts)
+        rows = self.payload(payload, ts)
         extra = {"container.stream": stream, **self.attributes}
         if partial:
             extra["container.partial"] = "true"
         for row in rows:
             row["attributes"] = {**(row.get("attributes") or {}), **extra}
         return rows
-
-    def _payload(self, payload: bytes, ts: int) -> list[Row]:
-        """Rows of what the process wrote: JSON log, access log, else text."""
-        if payload.startswith(b"{"):
-            try:
-                return list(self.json.read(payload, ts))
-            except BadRecord:
-                pass  # not a JSON object after all: kept as text
-        elif b'"' in payload and b"[" in payload:  # what an access-log line always has
-            access = self.envoy if payload.startswith(b"[") else self.access  # sidecars: Envoy's format
-            try:
-                rows = [row for row in access(payload) if not isinstance(row, Rejected)]
-            except BadRecord:
-                rows = []
-            if rows:
-                return rows  # type: ignore[return-value]
-        if b"=" in payload:
-            try:
-                record, _, _ = logfmt.pairs(payload.decode())
-            except (BadRecord, UnicodeDecodeError):
-                pass
-            else:
-                return list(self.json.read_record(record, ts))
-        try:
-            message = payload.decode()
-        except UnicodeDecodeError as exc:
-            raise BadRecord(f"invalid UTF-8 at byte {exc.start} of the container's output") from None
-        row: Row = {"ts": ts, "kind": "server_log", "message": message}
-        if self.service:
-            row["service"] = self.service
-        if self.environment:
-            row["environment"] = self.environment
-        return [row]
 
 
 def make_parser(options: Mapping[str, str]) -> _Parser:
