@@ -87,7 +87,7 @@ def ingest(
     ] = None,
     preset: Annotated[
         str | None,
-        typer.Option(help="Log preset: otel ecs pino structlog logrus zap python nginx caddy heroku journald log4j."),
+        typer.Option(help="Log preset (default: detected); `seamline sources` and docs/ingest.md list them."),
     ] = None,
     service: Annotated[str | None, typer.Option(help="Service name for records that do not carry one.")] = None,
     option: Annotated[list[str], typer.Option("--option", help="Extra source option key=value (repeatable).")] = [],  # noqa: B006

@@ -271,6 +271,35 @@ HEROKU = Preset(  # Heroku router lines (logfmt): `service` and `connect` are ti
     ),
 )
 
+GCP = Preset(  # Google Cloud Logging LogEntry (exports, `gcloud logging read --format=json` lines)
+    "gcp",
+    detect=(("logName", str, 2), ("insertId", str, 2), ("resource.type", str, 2), ("receiveTimestamp", str, 1)),
+    fields=(
+        ("timestamp", "ts", "ts"),
+        ("receiveTimestamp", "ts", "ts"),
+        ("severity", "level", "level"),
+        ("textPayload", "message", "text"),
+        ("jsonPayload.message", "message", "text"),
+        ("httpRequest.requestMethod", "http_method", "method"),
+        ("httpRequest.requestUrl", "url", "scalar"),
+        ("httpRequest.status", "http_status", "status"),
+        ("httpRequest.latency", "duration_ms", "go_duration"),
+        ("httpRequest.remoteIp", "client_ip", "ip"),
+        ("httpRequest.userAgent", "user_agent", "scalar"),
+        ("httpRequest.referer", "referrer", "scalar"),
+        ("httpRequest.requestSize", "request_bytes", "bytes"),
+        ("httpRequest.responseSize", "response_bytes", "bytes"),
+        ("trace", "trace_id", "gcp_trace"),
+        ("logging.googleapis.com/trace", "trace_id", "gcp_trace"),
+        ("jsonPayload.logging.googleapis.com/trace", "trace_id", "gcp_trace"),
+        ("spanId", "span_id", "span_id"),
+        ("resource.labels.service_name", "service", "scalar"),
+        ("resource.labels.container_name", "service", "scalar"),
+        ("resource.labels.revision_name", "release", "scalar"),
+    ),
+    common_under=("jsonPayload",),
+)
+
 JOURNALD = Preset(  # `journalctl -o json`: every value text, the time in µs, syslog priorities
     "journald",
     detect=(("__REALTIME_TIMESTAMP", str, 3), ("__CURSOR", str, 2), ("_BOOT_ID", str, 1), ("PRIORITY", str, 1)),
@@ -309,7 +338,8 @@ GENERIC = Preset("generic", detect=(), fields=())
 
 # Detection order breaks ties; GENERIC is the fallback when no preset scores.
 PRESETS: dict[str, Preset] = {
-    p.name: p for p in (OTEL, ECS, PINO, STRUCTLOG, LOGRUS, ZAP, PYTHON, NGINX, CADDY, HEROKU, JOURNALD, LOG4J, GENERIC)
+    p.name: p
+    for p in (OTEL, ECS, PINO, STRUCTLOG, LOGRUS, ZAP, PYTHON, NGINX, CADDY, HEROKU, GCP, JOURNALD, LOG4J, GENERIC)
 }
 MIN_DETECT_SCORE = 3
 

@@ -232,6 +232,13 @@ def _span_id(v: Any) -> Any:
     return _hex_id(v, 16)
 
 
+def _gcp_trace(v: Any) -> Any:
+    """`projects/<project>/traces/<trace id>` (Cloud Logging's trace field) or a bare id."""
+    if type(v) is not str:
+        return MISS
+    return _hex_id(v.rpartition("/")[2], 32)
+
+
 def _level(v: Any) -> Any:
     if type(v) is str:
         name = LEVEL_NAMES.get(v) or LEVEL_NAMES.get(v.strip().lower())
@@ -384,6 +391,7 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "stack": _text_str,
     "trace_id": _trace_id,
     "span_id": _span_id,
+    "gcp_trace": _gcp_trace,
     "sampled": _sampled,
     "level": _level,
     "level_pino": _level,

@@ -13,7 +13,7 @@ its keys: no regex, no path walking, no priority checks. A record with an HTTP m
 row what this parser yields; lines it cannot vouch for come back here.
 
 Options: `preset` (auto | otel | ecs | pino | structlog | logrus | zap | python | nginx | caddy |
-heroku | journald | log4j | generic), `service` and `environment` (defaults when a record has none), `path` (the
+heroku | gcp | journald | log4j | generic), `service` and `environment` (defaults when a record has none), `path` (the
 file; its stem is the last-resort service name).
 """
 
