@@ -12,9 +12,9 @@ its keys: no regex, no path walking, no priority checks. A record with an HTTP m
 `make_chunk_parser` reads many lines at once into Arrow columns (`_json_columnar`), row for
 row what this parser yields; lines it cannot vouch for come back here.
 
-Options: `preset` (auto | otel | ecs | pino | structlog | logrus | zap | python | nginx | caddy |
-heroku | gcp | journald | log4j | generic), `service` and `environment` (defaults when a record has none), `path` (the
-file; its stem is the last-resort service name).
+Options: `preset` (auto, or one of PRESETS: otel, ecs, pino, structlog, logrus, zap, python,
+nginx, caddy, heroku, gcp, journald, log4j, generic), `service` and `environment` (defaults
+when a record has none), `path` (the file; its stem is the last-resort service name).
 """
 
 from __future__ import annotations
