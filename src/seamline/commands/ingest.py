@@ -87,7 +87,7 @@ def ingest(
     ] = None,
     preset: Annotated[
         str | None,
-        typer.Option(help="json_log/logfmt preset, e.g. ecs, log4j, gcp (default: detected; docs/ingest.md lists all)."),
+        typer.Option(help="json_log/logfmt preset, e.g. ecs, log4j, gcp (default: detected; see docs/ingest.md)."),
     ] = None,
     service: Annotated[str | None, typer.Option(help="Service name for records that do not carry one.")] = None,
     option: Annotated[list[str], typer.Option("--option", help="Extra source option key=value (repeatable).")] = [],  # noqa: B006
