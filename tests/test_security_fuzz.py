@@ -96,6 +96,7 @@ CORPORA: dict[str, Corpus] = {
     "logfmt": Corpus("logfmt", _line_groups("logfmt"), ".logfmt", False),
     "envoy": Corpus("envoy", _line_groups("envoy"), ".log", False),
     "syslog": Corpus("syslog", _line_groups("syslog"), ".log", False),
+    "aws_alb": Corpus("aws_alb", _line_groups("aws_alb"), ".log", False),
     "client_events": Corpus("client_events", _line_groups("client_events"), ".ndjson", False),
     "segment": Corpus("segment", _line_groups("segment"), ".ndjson", False),
     "otlp_traces-json": Corpus("otlp_traces", tuple(g for g in _line_groups("otlp_traces") if g[1]), ".json", False),

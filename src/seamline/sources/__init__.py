@@ -25,6 +25,7 @@ REGISTRY: dict[str, str] = {
     "apache": "seamline.sources.apache_log",
     "envoy": "seamline.sources.envoy",
     "syslog": "seamline.sources.syslog",
+    "aws_alb": "seamline.sources.aws_alb",
 }
 
 
