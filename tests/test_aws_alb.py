@@ -34,3 +34,18 @@ def test_gzipped_alb_file_is_ingested_with_start_times_and_trace_header(app: App
     assert (first["duration_ms"], first["upstream_ms"]) == (143.0, 142.0)
     assert first["request_id"] == "Root=1-674991e0-3a5f9c2e5b1d4e6f8a0b2c4d"
     assert first["url"] == "/api/products?page=2"
+
+
+def test_targets_that_log_the_trace_header_carry_the_same_request_id() -> None:
+    """nginx's $http_x_amzn_trace_id and a JSON log's amzn_trace_id fill request_id with the ALB's value."""
+    from seamline.sources import access_log, json_log
+
+    header = "Root=1-674991e0-3a5f9c2e5b1d4e6f8a0b2c4d"
+    log_format = '$remote_addr [$time_local] "$request" $status "$http_x_amzn_trace_id"'
+    nginx = access_log.make_parser({"log_format": log_format})
+    (row,) = nginx(f'10.0.0.2 [29/Nov/2026:10:00:00 +0000] "GET /api/products HTTP/1.1" 200 "{header}"'.encode())
+    assert row["request_id"] == header
+    (log,) = json_log.make_parser({})(
+        f'{{"time": "2026-11-29T10:00:00Z", "level": "info", "msg": "ok", "amzn_trace_id": "{header}"}}'.encode()
+    )
+    assert log["request_id"] == header

@@ -384,6 +384,9 @@ COMMON: tuple[Field, ...] = (
             "correlationId",
             "http.request.header.x-request-id",
             "req.id",
+            "amzn_trace_id",  # AWS load balancers' X-Amzn-Trace-Id, as services log it
+            "x_amzn_trace_id",
+            "x-amzn-trace-id",
         )
     ),
     *(

@@ -80,6 +80,7 @@ HEADER_ROLES: dict[str, tuple[str, int]] = {
     "b3": ("b3", 0),
     "x_request_id": ("request_id", 2),
     "x_correlation_id": ("request_id", 1),
+    "x_amzn_trace_id": ("request_id", 0),  # set by AWS load balancers (the aws_alb source's request id)
     "host": ("host", 1),
     "cookie": ("drop", 0),
     "authorization": ("drop", 0),
