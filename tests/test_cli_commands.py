@@ -64,3 +64,19 @@ def test_sniff_of_a_directory_or_missing_file_is_a_clear_error(tmp_path: Path) -
         result = runner.invoke(app, ["sniff", str(target)])
         output = " ".join(result.output.split())  # rich wraps long paths
         assert result.exit_code == 2 and why in output and "Traceback" not in output
+
+
+def test_sniff_names_the_runner_up_and_the_closest_when_it_cannot_tell(tmp_path: Path) -> None:
+    """The winner comes with the other candidates' scores; an unknown file names the closest ones."""
+    from typer.testing import CliRunner
+
+    runner = CliRunner()
+    log = tmp_path / "access.log"
+    log.write_text('127.0.0.1 - - [28/Nov/2026:14:00:00 +0000] "GET /cart HTTP/1.1" 200 512 "-" "curl/8.0"\n')
+    output = " ".join(runner.invoke(app, ["sniff", str(log)]).output.split())
+    assert "nginx (confidence 0.80); also possible: apache 0.70" in output
+    odd = tmp_path / "odd.log"
+    odd.write_text("time=2026-11-29T10:00:00Z level=info\nhello there\n")
+    result = runner.invoke(app, ["sniff", str(odd)])
+    output = " ".join(result.output.split())
+    assert result.exit_code == 1 and "could not tell the format of odd.log (closest: logfmt 0.38" in output

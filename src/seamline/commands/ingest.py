@@ -17,7 +17,7 @@ from seamline._output import console, err_console, print_rows, to_json
 from seamline.app import App
 from seamline.commands._common import FormatOption, HomeOption, JsonFlag, _app, _check_format, _fail
 from seamline.commands.correlate import _print_correlation, _run_correlation
-from seamline.sources import REGISTRY, UnknownSource, available_sources, detect_source, get_source
+from seamline.sources import REGISTRY, UnknownSource, detect_source, get_source, source_scores
 from seamline.sources._framing import is_gzip, read_sample
 from seamline.store import StoreError
 
@@ -242,14 +242,17 @@ def sources() -> None:
 def sniff(path: Annotated[Path, typer.Argument(help="A file to sniff.")]) -> None:
     """Say which source would read a file, and how sure it is (`seamline detect FILE` does the same)."""
     try:
-        name, score = detect_source(read_sample(path), path.name)
-    except UnknownSource as exc:
-        _fail(str(exc))
-        return
+        sample = read_sample(path)
     except OSError as exc:  # a directory, a missing or unreadable file
         _fail(f"cannot read {path}: {exc.strerror or exc}", 2)
         return
-    console.print(f"{path}: [bold]{name}[/bold] (confidence {score:.2f}); available: {', '.join(available_sources())}")
+    try:
+        name, score = detect_source(sample, path.name)
+    except UnknownSource as exc:
+        _fail(str(exc))
+        return
+    others = ", ".join(f"{n} {s:.2f}" for n, s in source_scores(sample, path.name)[1:] if s > 0)
+    console.print(f"{path}: [bold]{name}[/bold] (confidence {score:.2f}); also possible: {others or 'none'}")
 
 
 # --- quarantine ------------------------------------------------------------------------------

@@ -62,15 +62,22 @@ def available_sources() -> list[str]:
     return names
 
 
+def source_scores(sample: bytes, filename: str) -> list[tuple[str, float]]:
+    """Every source's confidence that it reads the sample, best first (registry order on ties)."""
+    scores = [(name, get_source(name).sniff(sample, filename)) for name in available_sources()]
+    return sorted(scores, key=lambda pair: -pair[1])
+
+
 def detect_source(sample: bytes, filename: str) -> tuple[str, float]:
     """The best-matching source for a file sample, and its confidence."""
-    best, best_score = "", 0.0
-    for name in available_sources():
-        score = get_source(name).sniff(sample, filename)
-        if score > best_score:
-            best, best_score = name, score
+    scores = source_scores(sample, filename)
+    best, best_score = scores[0]
     if not best or best_score < 0.5:
-        raise UnknownSource(f"could not tell the format of {filename}; pass --source (one of: {', '.join(REGISTRY)})")
+        closest = ", ".join(f"{name} {score:.2f}" for name, score in scores[:3] if score > 0)
+        raise UnknownSource(
+            f"could not tell the format of {filename}{f' (closest: {closest})' if closest else ''}; "
+            f"pass --source (one of: {', '.join(REGISTRY)})"
+        )
     return best, best_score
 
 
@@ -86,4 +93,5 @@ __all__ = [
     "detect_source",
     "framing_for",
     "get_source",
+    "source_scores",
 ]

@@ -299,8 +299,12 @@ _CLF_LINE = re.compile(
 )
 
 
-def clf_share(sample: bytes, lines: int = 20) -> float:
-    """Share of the sample's first complete lines that are in Common Log Format (or extend it)."""
+VHOST_PREFIX = re.compile(rb"[^\s:]+:[0-9]+ ")  # Apache's `%v:%p ` before the client address
+
+
+def clf_share(sample: bytes, lines: int = 20, vhost: bool = True) -> float:
+    """Share of the sample's first complete lines that are in Common Log Format (or extend it);
+    `vhost=False` does not count lines led by `host:port`, which only Apache writes."""
     chunks = sample.split(b"\n")
     if len(chunks) > 1 and not sample.endswith(b"\n"):
         chunks.pop()  # the sample cut this line short
@@ -310,7 +314,7 @@ def clf_share(sample: bytes, lines: int = 20) -> float:
         if not line:
             continue
         seen += 1
-        hits += _CLF_LINE.match(line) is not None
+        hits += _CLF_LINE.match(line) is not None and (vhost or VHOST_PREFIX.match(line) is None)
         if seen == lines:
             break
     return hits / seen if seen else 0.0
@@ -323,7 +327,7 @@ def make_parser(options: Mapping[str, str]) -> Parser:
 
 def sniff(sample: bytes, filename: str) -> float:
     """0.8 for Common/combined Log Format lines: ahead of apache (0.7) on the same lines."""
-    share = clf_share(sample)
+    share = clf_share(sample, vhost=False)
     if share >= 0.8:
         return 0.8
     return 0.6 if share >= 0.5 else 0.0

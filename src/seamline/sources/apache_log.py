@@ -45,7 +45,7 @@ from seamline.sources._log_format import (
     header_key,
     make_line_parser,
 )
-from seamline.sources.access_log import clf_share, with_tolerant_tail
+from seamline.sources.access_log import VHOST_PREFIX, clf_share, with_tolerant_tail
 
 NAME = "apache"
 DESCRIPTION = "Apache httpd access log (common/combined by default; any LogFormat via log_format)"
@@ -261,9 +261,6 @@ def read_log_format(text: str) -> tuple[str, str]:
     return "custom", stripped.replace('\\"', '"')
 
 
-_VHOST_PREFIX = re.compile(rb"[^\s:]+:[0-9]+ ")  # `%v:%p ` before the client address
-
-
 def _auto(prefix: str = "") -> Compiled:
     return with_tolerant_tail(
         compile_tokens("auto", apache_tokens(prefix + COMMON), open_end=True), "auto", seconds=False
@@ -291,7 +288,7 @@ def make_parser(options: Mapping[str, str]) -> Parser:
     if options.get("log_format") or (options.get("format") or "auto") != "auto":
         return plain
     vhost = make_line_parser(_auto("%v:%p "), base)
-    return lambda data: vhost(data) if _VHOST_PREFIX.match(data) else plain(data)
+    return lambda data: vhost(data) if VHOST_PREFIX.match(data) else plain(data)
 
 
 def sniff(sample: bytes, filename: str) -> float:
@@ -301,7 +298,7 @@ def sniff(sample: bytes, filename: str) -> float:
     if share < 0.5:
         return 0.0
     lines = [line for line in sample.splitlines()[:20] if line.strip()]
-    if sum(1 for line in lines if _VHOST_PREFIX.match(line)) >= 0.8 * len(lines):
+    if sum(1 for line in lines if VHOST_PREFIX.match(line)) >= 0.5 * len(lines):
         return 0.9  # vhost_combined: nginx has no such prefix
     lowered = filename.lower()
     if "access_log" in lowered or "apache" in lowered or "httpd" in lowered:
