@@ -5,7 +5,8 @@ Options (the `options` mapping of `make_parser`, all text):
     log_format   the format as pasted from nginx.conf: with or without `log_format name`,
                  quoted or not, split over several quoted strings and lines, with
                  `escape=default|json|none`
-    format       a predefined format instead: combined, main, common, or auto (the default)
+    format       a predefined format instead: combined, main, common, upstreaminfo (ingress-nginx),
+                 or auto (the default; it also reads upstreaminfo lines)
     service      service name stamped on every row (default "gateway")
     environment  environment stamped on every row (default: none, the pipeline's setting)
 
@@ -37,9 +38,9 @@ cover is kept in `attributes` under its variable name; "-" and "" mean missing.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
-from seamline.sources._base import Parser, Row
+from seamline.sources._base import BadRecord, Parser, Row
 from seamline.sources._log_format import (
     CLF_TIME_PATTERN,
     HEADER_ROLES,
@@ -66,7 +67,7 @@ DESCRIPTION = "nginx access log (combined by default; any log_format via the log
 FRAMING = "lines"
 OPTIONS: dict[str, str] = {
     "log_format": "nginx log_format to read, as written in nginx.conf",
-    "format": "predefined format: auto (default), combined, main, common",
+    "format": "predefined format: auto (default), combined, main, common, upstreaminfo",
     "service": "service name for the rows (default gateway)",
     "environment": "environment name for the rows",
 }
@@ -96,6 +97,7 @@ NGINX_VARIABLES: dict[str, tuple[str, int]] = {
     "request_time": ("duration", 0),
     "upstream_response_time": ("upstream", 0),
     "request_id": ("request_id", 0),
+    "req_id": ("request_id", 0),  # ingress-nginx's name for $request_id
     "server_name": ("host", 0),
     "host": ("host", 1),
     "hostname": ("host", 2),
@@ -111,6 +113,10 @@ NGINX_FORMATS: dict[str, str] = {
     "combined": COMBINED,
     "main": COMBINED + ' "$http_x_forwarded_for"',
     "common": COMMON,
+    # ingress-nginx (Kubernetes) writes this by default (its log-format-upstream)
+    "upstreaminfo": COMBINED
+    + " $request_length $request_time [$proxy_upstream_name] [$proxy_alternative_upstream_name] $upstream_addr"
+    " $upstream_response_length $upstream_response_time $upstream_status $req_id",
 }
 _VARIABLE = re.compile(r"\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))")
 _ESCAPES = ("default", "json", "none")
@@ -321,8 +327,26 @@ def clf_share(sample: bytes, lines: int = 20, vhost: bool = True) -> float:
 
 
 def make_parser(options: Mapping[str, str]) -> Parser:
-    """A parser for the configured format (auto when none); raises LogFormatError on a bad one."""
-    return make_line_parser(compile_options(options), base_row(options, "gateway"))
+    """A parser for the configured format (auto when none); raises LogFormatError on a bad one.
+
+    In auto mode, lines with ingress-nginx's `[upstream] [alternative]` pair are tried in its
+    upstreaminfo format first, so its fields get their names instead of extra_<n>.
+    """
+    base = base_row(options, "gateway")
+    parse = make_line_parser(compile_options(options), base)
+    if options.get("log_format") or (options.get("format") or "auto") != "auto":
+        return parse
+    ingress = make_line_parser(compile_tokens("upstreaminfo", nginx_tokens(NGINX_FORMATS["upstreaminfo"])), base)
+
+    def parse_auto(data: bytes) -> Iterable[Row]:
+        if b"] [" in data:
+            try:
+                return ingress(data)
+            except BadRecord:
+                pass
+        return parse(data)
+
+    return parse_auto
 
 
 def sniff(sample: bytes, filename: str) -> float:
