@@ -443,3 +443,16 @@ def test_random_lines_yield_rows_or_bad_record(line: bytes) -> None:
             continue
         assert all(isinstance(r, dict) and isinstance(r["ts"], int) for r in rows)
         rows_to_batch(rows)  # every key is a dictionary column and every value has its type
+
+
+def test_ingress_nginx_lines_read_alike_in_auto_mode_and_by_name() -> None:
+    """ingress-nginx's upstreaminfo lines get the same named fields with no options as with format=upstreaminfo."""
+    from pathlib import Path
+
+    lines = (Path(__file__).parent / "fixtures" / "nginx" / "ingress.log").read_bytes().splitlines()[:2]
+    auto, named = nginx.make_parser({}), nginx.make_parser({"format": "upstreaminfo"})
+    for line in lines:
+        assert list(auto(line)) == list(named(line))
+    (row,) = auto(lines[1])
+    assert row["attributes"]["proxy_alternative_upstream_name"] == "shop-api-canary-80"
+    assert (row["request_id"], row["request_bytes"], row["upstream_ms"]) == ("c0ffee00" * 4, 88, 3001.0)

@@ -38,9 +38,9 @@ cover is kept in `attributes` under its variable name; "-" and "" mean missing.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
-from seamline.sources._base import BadRecord, Parser, Row
+from seamline.sources._base import Parser, Row
 from seamline.sources._log_format import (
     CLF_TIME_PATTERN,
     HEADER_ROLES,
@@ -222,6 +222,11 @@ _USUAL_TAIL = re.compile(  # $request_time $upstream_response_time $request_id "
     r"([0-9]+\.[0-9]{3}) ((?:[0-9]+\.[0-9]{3}|-)(?:(?:, | : )(?:[0-9]+\.[0-9]{3}|-))*) ([0-9a-f]{32}) "
     r'"([^"\\]*(?:\\.[^"\\]*)*)"'
 ).fullmatch
+_INGRESS_TAIL = re.compile(  # ingress-nginx's upstreaminfo after combined (NGINX_FORMATS["upstreaminfo"])
+    r"([0-9]+) ([0-9]+\.[0-9]{3}) \[([^\]]*)\] \[([^\]]*)\] (.+?) ((?:[0-9]+|-)(?:, (?:[0-9]+|-))*) "
+    r"((?:[0-9]+\.[0-9]{3}|-)(?:(?:, | : )(?:[0-9]+\.[0-9]{3}|-))*) ((?:[0-9]{3}|-)(?:(?:, | : )(?:[0-9]{3}|-))*) "
+    r"([0-9a-f]{32}|-)"
+).fullmatch
 _IP_LIST = re.compile(
     r"(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9a-fA-F]*:[0-9a-fA-F:.]*:[0-9a-fA-F.]*)"
     r"(?:, ?(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9a-fA-F]*:[0-9a-fA-F:.]*:[0-9a-fA-F.]*))*"
@@ -237,6 +242,9 @@ def read_tail(tail: str, row: Row, seconds: bool) -> None:
     every trailing field, so the same column gets the same name on every line.
     """
     usual = _USUAL_TAIL(tail) if seconds else None
+    if usual is None and seconds and "] [" in tail and (ingress := _INGRESS_TAIL(tail)):
+        _read_ingress(ingress.groups(), row)
+        return
     if usual is not None:  # the gateway shape, read without tokenising; same result as below
         request_time, upstream, request_id, traceparent = usual.groups()
         _tail_duration(request_time, row)
@@ -270,6 +278,26 @@ def read_tail(tail: str, row: Row, seconds: bool) -> None:
             row.update(context)
         else:
             put_attr(row, f"extra_{pos}", v)
+
+
+def _read_ingress(groups: tuple[str, ...], row: Row) -> None:
+    """The upstreaminfo fields, named as the explicit format names them."""
+    length, request_time, upstream_name, alternative, address, response_length, upstream, status, req_id = groups
+    row["request_bytes"] = int(length)
+    _tail_duration(request_time, row)
+    if upstream != "-":
+        _tail_upstream(upstream, row)
+    if req_id != "-":
+        row["request_id"] = req_id
+    for key, value in (
+        ("proxy_upstream_name", upstream_name),
+        ("proxy_alternative_upstream_name", alternative),
+        ("upstream_addr", address),
+        ("upstream_response_length", response_length),
+        ("upstream_status", status),
+    ):
+        if value and value != "-":
+            put_attr(row, key, value)
 
 
 def _quoted_extra(v: str, pos: int, row: Row) -> None:
@@ -327,26 +355,8 @@ def clf_share(sample: bytes, lines: int = 20, vhost: bool = True) -> float:
 
 
 def make_parser(options: Mapping[str, str]) -> Parser:
-    """A parser for the configured format (auto when none); raises LogFormatError on a bad one.
-
-    In auto mode, lines with ingress-nginx's `[upstream] [alternative]` pair are tried in its
-    upstreaminfo format first, so its fields get their names instead of extra_<n>.
-    """
-    base = base_row(options, "gateway")
-    parse = make_line_parser(compile_options(options), base)
-    if options.get("log_format") or (options.get("format") or "auto") != "auto":
-        return parse
-    ingress = make_line_parser(compile_tokens("upstreaminfo", nginx_tokens(NGINX_FORMATS["upstreaminfo"])), base)
-
-    def parse_auto(data: bytes) -> Iterable[Row]:
-        if b"] [" in data:
-            try:
-                return ingress(data)
-            except BadRecord:
-                pass
-        return parse(data)
-
-    return parse_auto
+    """A parser for the configured format (auto when none); raises LogFormatError on a bad one."""
+    return make_line_parser(compile_options(options), base_row(options, "gateway"))
 
 
 def sniff(sample: bytes, filename: str) -> float:
