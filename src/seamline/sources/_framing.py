@@ -12,7 +12,7 @@ import gzip
 import hashlib
 import io
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -82,6 +82,26 @@ def read_sample(path: Path, size: int = 16_384) -> bytes:
     except (OSError, EOFError, zlib.error):
         with path.open("rb") as f:
             return f.read(size).removeprefix(BOM)
+
+
+def sample_lines(sample: bytes, limit: int = 20) -> list[bytes]:
+    """The first non-blank lines of a sample, without a last line the sample cut short."""
+    lines = [line for line in sample.splitlines()[:limit] if line.strip()]
+    if len(lines) > 1 and not sample.endswith(b"\n"):
+        lines.pop()
+    return lines
+
+
+def line_share(sample: bytes, accepts: Callable[[bytes], object]) -> float:
+    """Share of the sample's lines that `accepts` takes (a true result; ValueError or a bad decode: no)."""
+    lines = sample_lines(sample)
+    hits = 0
+    for line in lines:
+        try:
+            hits += bool(accepts(line))
+        except (ValueError, UnicodeDecodeError):  # BadRecord is a ValueError
+            continue
+    return hits / len(lines) if lines else 0.0
 
 
 def iter_lines(

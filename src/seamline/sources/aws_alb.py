@@ -23,6 +23,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from seamline.sources._base import BadRecord, Parser, Rejected, Row
+from seamline.sources._framing import line_share
 from seamline.sources._time import BadTimestamp, iso_to_us
 
 NAME = "aws_alb"
@@ -121,16 +122,4 @@ def make_parser(options: Mapping[str, str]) -> Parser:
 
 def sniff(sample: bytes, filename: str) -> float:
     """Confidence that the sample is an ALB access log: most lines parse as entries."""
-    lines = [line for line in sample.splitlines()[:20] if line.strip()]
-    if len(lines) > 1 and not sample.endswith(b"\n"):
-        lines.pop()  # the sample may cut the last line
-    if not lines:
-        return 0.0
-    hits = 0
-    for line in lines:
-        try:
-            values = fields(line.decode())
-        except (BadRecord, UnicodeDecodeError):
-            continue
-        hits += "time" in values and "elb" in values
-    return round(0.9 * hits / len(lines), 3)
+    return round(0.9 * line_share(sample, lambda line: {"time", "elb"} <= fields(line.decode()).keys()), 3)

@@ -29,6 +29,7 @@ from typing import Any, Literal
 import orjson
 
 from seamline.sources._base import BadRecord, Rejected, Row
+from seamline.sources._framing import line_share
 from seamline.sources._payload import PayloadReader
 from seamline.sources._time import BadTimestamp, iso_to_us
 
@@ -123,10 +124,4 @@ def make_parser(options: Mapping[str, str]) -> _Parser:
 
 def sniff(sample: bytes, filename: str) -> float:
     """Confidence that the sample is a container runtime log: most lines are runtime entries."""
-    lines = [line for line in sample.splitlines()[:20] if line.strip()]
-    if len(lines) > 1 and not sample.endswith(b"\n"):
-        lines.pop()  # the sample may cut the last line
-    if not lines:
-        return 0.0
-    wrapped = sum(1 for line in lines if _docker_entry(line) is not None or _CRI.match(line))
-    return round(0.95 * wrapped / len(lines), 3)
+    return round(0.95 * line_share(sample, lambda line: _docker_entry(line) is not None or _CRI.match(line)), 3)

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from typing import Literal
 
 from seamline.sources._base import BadRecord, Parser, Rejected, Row
+from seamline.sources._framing import line_share
 from seamline.sources._time import BadTimestamp, iso_to_us
 
 NAME = "envoy"
@@ -127,16 +128,4 @@ def make_parser(options: Mapping[str, str]) -> Parser:
 
 def sniff(sample: bytes, filename: str) -> float:
     """Confidence that the sample is an Envoy or Istio access log in a default format."""
-    lines = [line for line in sample.splitlines()[:20] if line.strip()]
-    if len(lines) > 1 and not sample.endswith(b"\n"):
-        lines.pop()  # the sample may cut the last line
-    if not lines:
-        return 0.0
-    hits = 0
-    for line in lines:
-        try:
-            fields(line.decode())
-        except (BadRecord, UnicodeDecodeError):
-            continue
-        hits += 1
-    return round(0.9 * hits / len(lines), 3)
+    return round(0.9 * line_share(sample, lambda line: fields(line.decode())), 3)

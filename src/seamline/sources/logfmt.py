@@ -24,6 +24,7 @@ import orjson
 
 from seamline.sources import json_log
 from seamline.sources._base import BadRecord, Rejected, Row
+from seamline.sources._framing import line_share
 from seamline.sources._time import BadTimestamp, iso_to_us
 
 NAME = "logfmt"
@@ -100,18 +101,12 @@ def make_parser(options: Mapping[str, str]) -> _Parser:
 
 def sniff(sample: bytes, filename: str) -> float:
     """Confidence that the sample is logfmt: most lines are key=value pairs with a time."""
-    lines = [line for line in sample.splitlines()[:20] if line.strip()]
-    if len(lines) > 1 and not sample.endswith(b"\n"):
-        lines.pop()  # the sample may cut the last line
-    if not lines or lines[0].lstrip().startswith((b"{", b"[")):
+    if sample.lstrip()[:1] in (b"{", b"["):
         return 0.0
     times = {path for path, target, _ in json_log.COMMON if target == "ts"}
-    hits = timed = 0
-    for line in lines:
-        try:
-            record, prefix_ts, _ = pairs(line.decode())
-        except (BadRecord, UnicodeDecodeError):
-            continue
-        hits += 1
-        timed += prefix_ts is not None or not times.isdisjoint(record)
-    return round(0.5 * hits / len(lines) + 0.25 * timed / len(lines), 3)
+
+    def timed(line: bytes) -> bool:
+        record, prefix_ts, _ = pairs(line.decode())
+        return prefix_ts is not None or not times.isdisjoint(record)
+
+    return round(0.5 * line_share(sample, lambda line: pairs(line.decode())) + 0.25 * line_share(sample, timed), 3)

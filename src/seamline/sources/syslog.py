@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from seamline.sources._base import BadRecord, Rejected, Row
+from seamline.sources._framing import line_share
 from seamline.sources._payload import PayloadReader
 from seamline.sources._time import BadTimestamp, iso_to_us
 
@@ -114,16 +115,4 @@ def make_parser(options: Mapping[str, str]) -> _Parser:
 
 def sniff(sample: bytes, filename: str) -> float:
     """Confidence that the sample is a syslog file: most lines are syslog lines."""
-    lines = [line for line in sample.splitlines()[:20] if line.strip()]
-    if len(lines) > 1 and not sample.endswith(b"\n"):
-        lines.pop()  # the sample may cut the last line
-    if not lines:
-        return 0.0
-    hits = 0
-    for line in lines:
-        try:
-            split(line.decode(), 2000)
-        except (BadRecord, UnicodeDecodeError):
-            continue
-        hits += 1
-    return round(0.85 * hits / len(lines), 3)
+    return round(0.85 * line_share(sample, lambda line: split(line.decode(), 2000)), 3)
