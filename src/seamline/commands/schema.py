@@ -6,6 +6,9 @@ Register in cli.py with `register(app)`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,7 +16,7 @@ import typer
 from seamline._output import console, to_json
 from seamline.app import home_settings
 from seamline.commands._common import FormatOption, HomeOption, JsonFlag, _check_format, _fail
-from seamline.store import StoreError
+from seamline.store import DuckDBStore, StoreError
 
 schema_app = typer.Typer(help="Show, upgrade or roll back the store's schema.", no_args_is_help=True)
 
@@ -23,18 +26,29 @@ def register(app: typer.Typer) -> None:
     app.add_typer(schema_app, name="schema")
 
 
-@schema_app.command("status")
-def schema_status(home: HomeOption = None, json_out: JsonFlag = False) -> None:
-    """Current schema version and pending migrations."""
+@contextmanager
+def _store_as_it_is(home: Path | None) -> Iterator[DuckDBStore]:
+    """The store without upgrading it, closed afterwards; a StoreError (opening or inside) ends the command."""
     from seamline.store import open_store
 
     try:
         store = open_store(home_settings(home), upgrade=False)
     except StoreError as exc:
         _fail(str(exc))
-        return
-    status = store.schema_status()
-    store.close()
+        raise  # unreachable: _fail exits
+    try:
+        yield store
+    except StoreError as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
+
+
+@schema_app.command("status")
+def schema_status(home: HomeOption = None, json_out: JsonFlag = False) -> None:
+    """Current schema version and pending migrations."""
+    with _store_as_it_is(home) as store:
+        status = store.schema_status()
     data = {
         "current": status.current,
         "head": status.head,
@@ -64,20 +78,10 @@ def schema_upgrade(
 ) -> None:
     """Apply pending migrations."""
     from seamline.commands.governance import audit_schema_change
-    from seamline.store import open_store
 
-    try:
-        store = open_store(home_settings(home), upgrade=False)
-    except StoreError as exc:
-        _fail(str(exc))
-        return
-    try:
+    with _store_as_it_is(home) as store:
         done = store.upgrade(to)
         audit_schema_change(store, f"upgrade to {to if to is not None else 'head'}", {"applied": done})
-    except StoreError as exc:
-        _fail(str(exc))
-    finally:
-        store.close()
     console.print(f"applied {done or 'nothing'}; schema at {to if to is not None else 'head'}")
 
 
@@ -89,18 +93,8 @@ def schema_downgrade(
 ) -> None:
     """Roll the schema back; refuses to discard stored values unless --force."""
     from seamline.commands.governance import audit_schema_change
-    from seamline.store import open_store
 
-    try:
-        store = open_store(home_settings(home), upgrade=False)
-    except StoreError as exc:
-        _fail(str(exc))
-        return
-    try:
+    with _store_as_it_is(home) as store:
         done = store.downgrade(to, force=force)
         audit_schema_change(store, f"downgrade to {to}", {"rolled_back": done, "forced": force})
-    except StoreError as exc:
-        _fail(str(exc))
-    finally:
-        store.close()
     console.print(f"rolled back {done or 'nothing'}; schema at {to}")

@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 
 from seamline.dictionary import HTTP_METHODS
 from seamline.sources._base import BadRecord, Parser, Row
@@ -226,27 +227,48 @@ def _method(f: Field, column: str, esc: bool) -> Conv:
     return conv
 
 
-def _request(f: Field, column: str, esc: bool) -> Conv:
-    def conv(v: str, row: Row) -> None:
-        method, sep, rest = v.partition(" ")
-        if sep and method in _METHODS:
-            row["http_method"] = method
-        elif sep and method.isascii() and method.isalpha() and method.isupper():
-            put_attr(row, "method", method)
-        else:  # not a request line (TLS bytes, scanners): kept as logged, escapes and all
-            put_attr(row, "request", v)
-            return
-        if esc and "\\" in rest:
-            rest = unescape(rest)
-        target, sep, proto = rest.rpartition(" ")
-        if not sep or not proto.startswith("HTTP/"):
-            target, proto = rest, ""
-        if target:
-            row["url"] = target
-        if proto:
-            put_attr(row, "protocol", proto)
+def read_request_line(v: str, row: Row, esc: bool = False) -> None:
+    """Method, target and protocol of `GET /path HTTP/1.1` into the row (`esc`: the target may
+    carry backslash escapes); anything else is kept as the `request` attribute."""
+    method, sep, rest = v.partition(" ")
+    if sep and method in _METHODS:
+        row["http_method"] = method
+    elif sep and method.isascii() and method.isalpha() and method.isupper():
+        put_attr(row, "method", method)
+    else:  # not a request line (TLS bytes, scanners): kept as logged, escapes and all
+        put_attr(row, "request", v)
+        return
+    if esc and "\\" in rest:
+        rest = unescape(rest)
+    target, sep, proto = rest.rpartition(" ")
+    if not sep or not proto.startswith("HTTP/"):
+        target, proto = rest, ""
+    if target:
+        row["url"] = target
+    if proto:
+        put_attr(row, "protocol", proto)
 
-    return conv
+
+def _request(f: Field, column: str, esc: bool) -> Conv:
+    return partial(read_request_line, esc=esc)
+
+
+_QUOTED_OR_BARE = re.compile(r'"((?:[^"\\]|\\.)*)"|(\S+)')
+
+
+def quoted_tokens(line: str, pos: int = 0) -> list[str]:
+    """The space-separated fields of a line from `pos`, a double-quoted field as one (without quotes)."""
+    return [m[1] if m[1] is not None else m[2] for m in _QUOTED_OR_BARE.finditer(line, pos)]
+
+
+def host_of(address: str | None) -> str | None:
+    """The host of `host:port`, `[v6]:port` or a bare address."""
+    if not address:
+        return None
+    if address.startswith("["):
+        return address[1 : address.find("]")] or None
+    host, sep, port = address.rpartition(":")
+    return host if sep and port.isdecimal() and ":" not in host else address
 
 
 def _query(f: Field, column: str, esc: bool) -> Conv:

@@ -32,6 +32,7 @@ import re
 from collections.abc import Mapping
 
 from seamline.sources._base import Parser
+from seamline.sources._framing import line_share
 from seamline.sources._log_format import (
     HEADER_ROLES,
     RESPONSE_HEADER_DROP,
@@ -297,8 +298,7 @@ def sniff(sample: bytes, filename: str) -> float:
     share = clf_share(sample)
     if share < 0.5:
         return 0.0
-    lines = [line for line in sample.splitlines()[:20] if line.strip()]
-    if sum(1 for line in lines if VHOST_PREFIX.match(line)) >= 0.5 * len(lines):
+    if line_share(sample, VHOST_PREFIX.match) >= 0.5:
         return 0.9  # vhost_combined: nginx has no such prefix
     lowered = filename.lower()
     if "access_log" in lowered or "apache" in lowered or "httpd" in lowered:

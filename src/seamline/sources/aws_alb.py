@@ -17,20 +17,19 @@ Options: `service` (default "gateway"), `environment`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Literal
 from urllib.parse import urlsplit
 
 from seamline.sources._base import BadRecord, Parser, Rejected, Row
 from seamline.sources._framing import line_share
+from seamline.sources._log_format import host_of, quoted_tokens, read_request_line
 from seamline.sources._time import BadTimestamp, iso_to_us
 
 NAME = "aws_alb"
 DESCRIPTION = "AWS Application Load Balancer access logs (as delivered to S3)"
 FRAMING: Literal["lines", "whole"] = "lines"
 
-_TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)"|(\S+)')
 _TYPES = frozenset({"http", "https", "h2", "grpcs", "ws", "wss"})
 FIELDS = (
     "type", "time", "elb", "client", "target", "request_processing_time", "target_processing_time",
@@ -49,7 +48,7 @@ _USED = {
 
 def fields(line: str) -> dict[str, str]:
     """The named fields of one log entry ("-" fields left out)."""
-    tokens = [m[1] if m[1] is not None else m[2] for m in _TOKEN.finditer(line)]
+    tokens = quoted_tokens(line)
     if not tokens or tokens[0] not in _TYPES:
         raise BadRecord("not an ALB access-log entry: it does not start with a request type (http, https, h2, ...)")
     if len(tokens) < _MIN_FIELDS:
@@ -88,16 +87,15 @@ def make_parser(options: Mapping[str, str]) -> Parser:
         if end is None and start is None:
             raise BadRecord("no time: both time and request_creation_time are '-'")
         row: Row = {**base, "ts": start if start is not None else end}
+        row["attributes"] = {k: v for k, v in values.items() if k not in _USED}
         if start is not None and end is not None and end >= start:
             row["duration_ms"] = (end - start) / 1000
         if (upstream := _seconds_ms(values, "target_processing_time")) is not None:
             row["upstream_ms"] = upstream
-        method, _, rest = values.get("request", "").partition(" ")
-        url, _, protocol = rest.rpartition(" ")
-        if method and method != "-":
-            row["http_method"] = method
-        if url:
-            parts = urlsplit(url)
+        if "request" in values:
+            read_request_line(values["request"], row)
+        if "url" in row:  # ALB logs the absolute URL; the path and query are what routes are made of
+            parts = urlsplit(row["url"])
             row["url"] = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         status = values.get("elb_status_code", "")
         if status.isdecimal() and 100 <= int(status) <= 599:
@@ -106,15 +104,11 @@ def make_parser(options: Mapping[str, str]) -> Parser:
             if values.get(name, "").isdecimal():
                 row[column] = int(values[name])
         if "client" in values:
-            row["client_ip"] = (values["client"].rpartition(":")[0] or values["client"]).strip("[]")
+            row["client_ip"] = host_of(values["client"])
         if "user_agent" in values:
             row["user_agent"] = values["user_agent"]
         if "trace_id" in values:
             row["request_id"] = values["trace_id"]
-        attributes = {k: v for k, v in values.items() if k not in _USED}
-        if protocol:
-            attributes["protocol"] = protocol
-        row["attributes"] = attributes
         return (row,)
 
     return parse

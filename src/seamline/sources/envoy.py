@@ -26,6 +26,7 @@ from typing import Literal
 
 from seamline.sources._base import BadRecord, Parser, Rejected, Row
 from seamline.sources._framing import line_share
+from seamline.sources._log_format import host_of, quoted_tokens, read_request_line
 from seamline.sources._time import BadTimestamp, iso_to_us
 
 NAME = "envoy"
@@ -33,7 +34,6 @@ DESCRIPTION = "Envoy / Istio sidecar access logs (the default text formats of bo
 FRAMING: Literal["lines", "whole"] = "lines"
 
 _HEAD = re.compile(r"\[(\d{4}-\d\d-\d\dT[^\]]+)\] ")
-_TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)"|(\S+)')
 _ENVOY = (
     "request", "response_code", "response_flags", "bytes_received", "bytes_sent", "duration",
     "upstream_service_time", "x_forwarded_for", "user_agent", "request_id", "authority", "upstream_host",
@@ -59,7 +59,7 @@ def fields(line: str) -> tuple[int, dict[str, str]]:
         ts = iso_to_us(head[1])
     except BadTimestamp:
         raise BadRecord(f"unreadable START_TIME {head[1]!r}") from None
-    tokens = [m[1] if m[1] is not None else m[2] for m in _TOKEN.finditer(line, head.end())]
+    tokens = quoted_tokens(line, head.end())
     layout = _LAYOUTS.get(len(tokens))
     if layout is None:
         raise BadRecord(
@@ -74,16 +74,6 @@ def _number(values: dict[str, str], name: str) -> int | None:
     return int(value) if value is not None and value.isdecimal() else None
 
 
-def _address(value: str | None) -> str | None:
-    """The host of `host:port`, `[v6]:port` or a bare address."""
-    if not value:
-        return None
-    if value.startswith("["):
-        return value[1 : value.find("]")] or None
-    host, sep, port = value.rpartition(":")
-    return host if sep and port.isdecimal() and ":" not in host else value
-
-
 def make_parser(options: Mapping[str, str]) -> Parser:
     """A parser for Envoy's and Istio's default access-log formats."""
     base: Row = {"kind": "server_request", "service": options.get("service") or "envoy"}
@@ -92,13 +82,9 @@ def make_parser(options: Mapping[str, str]) -> Parser:
 
     def parse(data: bytes) -> Iterable[Row | Rejected]:
         ts, values = fields(data.decode())
-        row = {**base, "ts": ts}
-        method, _, rest = values.get("request", "").partition(" ")
-        path, _, protocol = rest.rpartition(" ") if " " in rest else (rest, "", "")
-        if method not in ("", "-"):  # "- - -": a TCP connection, not an HTTP request
-            row["http_method"] = method
-        if path not in ("", "-"):
-            row["url"] = path
+        row = {**base, "ts": ts, "attributes": {k: v for k, v in values.items() if k not in _NOT_KEPT}}
+        if values.get("request", "- - -") != "- - -":  # "- - -": a TCP connection, not an HTTP request
+            read_request_line(values["request"], row)
         status = _number(values, "response_code")
         if status is not None and 100 <= status <= 599:
             row["http_status"] = status
@@ -108,19 +94,16 @@ def make_parser(options: Mapping[str, str]) -> Parser:
         for name, column in (("duration", "duration_ms"), ("upstream_service_time", "upstream_ms")):
             if (ms := _number(values, name)) is not None:
                 row[column] = float(ms)
-        client = _address(values.get("downstream_remote_address")) or _address(
+        client = host_of(values.get("downstream_remote_address")) or host_of(
             values.get("x_forwarded_for", "").split(",")[0].strip()
         )
         if client:
             row["client_ip"] = client
         for name, column in _COLUMNS.items():
             if name in values:
-                row[column] = values[name]
-        attributes = {k: v for k, v in values.items() if k not in _NOT_KEPT and k not in _COLUMNS}
-        if protocol not in ("", "-"):
-            attributes["protocol"] = protocol
-        if attributes:
-            row["attributes"] = attributes
+                row[column] = row["attributes"].pop(name)
+        if not row["attributes"]:
+            del row["attributes"]
         return (row,)
 
     return parse

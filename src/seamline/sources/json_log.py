@@ -27,6 +27,7 @@ from typing import Any, Literal
 import orjson
 
 from seamline.sources._base import BadRecord, Rejected, Row
+from seamline.sources._framing import sample_lines
 from seamline.sources._json_presets import COMMON, MIN_DETECT_SCORE, PRESETS, Preset
 from seamline.sources._json_values import CONVERTERS, KEEP_RAW, MISS, REDACT_KEYS, REDACTED, TIME_TARGETS, as_text
 from seamline.sources._stack import exception_head, fingerprint
@@ -414,9 +415,7 @@ def sniff(sample: bytes, filename: str) -> float:
     """Confidence that the sample is JSON log lines: objects with a timestamp on most lines."""
     if any(all(key in sample for key in group) for group in _OTHER_SOURCE_MARKERS):
         return 0.05  # OTLP exports, client batches and Segment messages have their own sources
-    lines = [line for line in sample.splitlines()[:20] if line.strip()]
-    if len(lines) > 1 and not sample.endswith(b"\n"):
-        lines.pop()  # the sample may cut the last line
+    lines = sample_lines(sample)
     if not lines:
         return 0.0
     records = []

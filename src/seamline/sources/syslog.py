@@ -37,7 +37,7 @@ _BSD = re.compile(
     r"(?:<(\d{1,3})>)?([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d) (\S+) ([^\s:\[]+)(?:\[([^\]\s]*)\])?: ?(.*)", re.DOTALL
 )
 _SEVERITY = ("fatal", "fatal", "fatal", "error", "warn", "info", "info", "debug")
-_MAX_PROGRAMS = 256  # distinct program names given their own reader (and json_log preset)
+_MAX_PROGRAMS = 256  # program names whose reader (and json_log preset) is kept at once
 _DAY_US = 86_400_000_000
 
 
@@ -91,9 +91,9 @@ class _Parser:
     def _reader(self, program: str) -> PayloadReader:
         reader = self.readers.get(program)
         if reader is None:
-            reader = PayloadReader({"service": program, **self.options})
-            if len(self.readers) < _MAX_PROGRAMS:
-                self.readers[program] = reader
+            if len(self.readers) >= _MAX_PROGRAMS:  # bounded: the program seen first makes room
+                del self.readers[next(iter(self.readers))]
+            reader = self.readers[program] = PayloadReader({"service": program, **self.options})
         return reader
 
     def __call__(self, data: bytes) -> Iterable[Row | Rejected]:
